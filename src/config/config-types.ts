@@ -1,0 +1,117 @@
+/** The validated configuration every command runs on. Built once by loadConfig(). */
+
+export type TargetKind = "native" | "external" | "containers";
+export type ComponentName = "postgres" | "redis" | "media";
+export const COMPONENTS: readonly ComponentName[] = ["postgres", "redis", "media"];
+
+/** How often a component is backed up and how long its backups are kept. */
+export interface SchedulePolicy {
+  /** Interval between scheduled backups, ms (cron cadence; drives worst-case RPO). */
+  intervalMs: number;
+  /** How long backups are kept, ms (retention). */
+  retentionMs: number;
+  /** Human description of the cadence for the report, e.g. "Hourly". */
+  label: string;
+}
+
+/** A user smoke command run against the restored database. */
+export interface SmokeCommand {
+  /** Short name shown in the report. */
+  name: string;
+  /** argv: program and arguments (no shell). */
+  command: string[];
+  /** Kill it after this long, ms. */
+  timeoutMs: number;
+}
+
+/** Where backups go in S3 (external target; native/containers create their own bucket). */
+export interface S3Location {
+  bucket: string;
+  prefix: string;
+  endpoint: string | undefined;
+  region: string;
+}
+
+export interface ExternalSource {
+  databaseUrl: string;
+  redisUrl: string;
+  mediaDir: string;
+  s3: S3Location;
+}
+
+export interface ContainerImages {
+  postgres: string;
+  redis: string;
+  s3: string;
+}
+
+export interface DrConfig {
+  /** Where the servers come from. */
+  target: TargetKind;
+  /** Servers that already exist (target "external"); only ever read from. */
+  external: ExternalSource | undefined;
+  /** Images for target "containers". */
+  images: ContainerImages;
+  encryption: {
+    /** age X25519 recipients (`age1...`); when any is set, every backup is encrypted. */
+    recipients: string[];
+    /** age identity file used to decrypt for verify/restore. */
+    identityFile: string | undefined;
+    /** Permit plaintext backups when no recipient is configured. */
+    allowUnencrypted: boolean;
+  };
+  schedule: Record<ComponentName, SchedulePolicy>;
+  objectives: {
+    /** Recovery point objective, ms. */
+    rpoMs: number;
+    /** Recovery time objective, ms. */
+    rtoMs: number;
+  };
+  postgres: {
+    /** pg_dump --compress level (0-9). */
+    compressionLevel: number;
+    /** pg_restore --jobs. */
+    restoreJobs: number;
+    /** Expected dump size bounds, bytes (optional). */
+    expectedSizeMin: number | undefined;
+    expectedSizeMax: number | undefined;
+  };
+  media: {
+    /** Glob-like excludes (`*.pyc`, `__pycache__/`, `.DS_Store`). */
+    excludes: string[];
+  };
+  smoke: {
+    commands: SmokeCommand[];
+  };
+  report: {
+    /** Folder for DR_STATUS.md, dr-status.json and history. */
+    dir: string;
+    /** Storage price, USD per GB-month, for the cost estimate. */
+    pricePerGbMonth: number;
+    /** Production database size for the projected RTO, bytes (optional). */
+    productionDbBytes: number | undefined;
+  };
+  fixtures: {
+    /** Target PostgreSQL fixture size, bytes. */
+    postgresBytes: number;
+    /** Seed for deterministic data. */
+    seed: number;
+  };
+}
+
+/** What a dr.config.ts may set: any part, nested. */
+export type DrConfigInput = {
+  [K in keyof DrConfig]?: DrConfig[K] extends (infer U)[]
+    ? U[]
+    : DrConfig[K] extends object | undefined
+      ? { [P in keyof NonNullable<DrConfig[K]>]?: unknown }
+      : DrConfig[K];
+} & {
+  /** Durations and sizes may be written as strings: "1h", "50MB". */
+  [key: string]: unknown;
+};
+
+/** Typed helper for dr.config.ts files. */
+export function defineConfig(config: DrConfigInput): DrConfigInput {
+  return config;
+}

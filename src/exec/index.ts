@@ -1,0 +1,2 @@
+export * from "./binaries.ts";
+export * from "./run-command.ts";

@@ -1,0 +1,64 @@
+import type { Readable } from "node:stream";
+
+/** What a storage driver supports; checks that need a missing one report "not verified". */
+export interface StorageCapabilities {
+  /** Object versions are kept on overwrite/delete. */
+  versioning: boolean;
+  /** Objects can be locked against deletion (S3 Object Lock). */
+  objectLock: boolean;
+  /** Uploads larger than one request go in parts, and a failed one can be aborted. */
+  multipart: boolean;
+}
+
+/** One stored object as listed. */
+export interface StoredObject {
+  /** Full key, relative to the storage root (the driver's prefix is not included). */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** Last-modified time, ms since epoch. */
+  lastModified: number;
+  /** Driver's entity tag, when it has one. */
+  etag?: string;
+}
+
+/** An object's details, with the user metadata stored alongside it. */
+export interface ObjectInfo extends StoredObject {
+  /** User metadata (S3 x-amz-meta-*): lower-case keys, string values. */
+  metadata: Record<string, string>;
+}
+
+export interface PutOptions {
+  /** User metadata to store with the object. */
+  metadata?: Record<string, string>;
+  /** Content type, default application/octet-stream. */
+  contentType?: string;
+  /** Cancels the upload; a cancelled or failed upload leaves no object (multipart aborted). */
+  signal?: AbortSignal;
+  /** Called as bytes are sent, for progress display. */
+  onProgress?: (bytesSent: number) => void;
+}
+
+/**
+ * Where backups live. Keys are relative to the driver's root (an S3 bucket + prefix, or a
+ * folder). A put either stores the whole object or nothing: a failed stream aborts it.
+ */
+export interface Storage {
+  /** Human-readable location, no secrets: `s3://bucket/prefix/`, `file:///var/backups/`. */
+  readonly location: string;
+  readonly capabilities: StorageCapabilities;
+  /** Store a stream or buffer at key; resolves with the stored size in bytes. */
+  put(key: string, body: Readable | Uint8Array | string, options?: PutOptions): Promise<{ size: number }>;
+  /** Stream an object; throws DrError STORAGE_NOT_FOUND when absent. */
+  get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+  /** Object details, or undefined when absent. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** All objects whose key starts with prefix, sorted by key (pages through any number). */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Delete one object; deleting an absent key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Delete many objects (batched where the backend allows). */
+  deleteMany(keys: readonly string[]): Promise<void>;
+  /** Check the storage is reachable and the bucket/folder exists (clear error otherwise). */
+  check(): Promise<void>;
+}
