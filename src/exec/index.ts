@@ -1,2 +1,3 @@
 export * from "./binaries.ts";
+export * from "./os-user.ts";
 export * from "./run-command.ts";

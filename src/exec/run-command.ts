@@ -1,6 +1,7 @@
 import { execa, type ResultPromise } from "execa";
 import { DrError, messageOf } from "../errors/index.ts";
 import { findBinary } from "./binaries.ts";
+import { isRoot, type OsUser } from "./os-user.ts";
 
 export interface RunOptions {
   /** Extra environment; secrets (PGPASSWORD, REDISCLI_AUTH) go here, never in args. */
@@ -11,12 +12,16 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Cancel the process from outside (Ctrl-C, a failed sibling step). */
   signal?: AbortSignal;
-  /** Run as this OS user via runuser (only when we are root). */
-  asUser?: string;
+  /** Run as this OS user (only takes effect when we are root): PostgreSQL refuses root. */
+  asUser?: OsUser;
   /** Data written to stdin. */
   input?: string | Uint8Array;
   /** Keep stdout as a stream instead of buffering it (for dumps). */
   stdout?: "pipe" | "ignore" | "inherit";
+  /** Append stdout and stderr to this file instead (long-running servers). */
+  logFile?: string;
+  /** The caller reads stdout as a stream (do not buffer it). */
+  streamStdout?: boolean;
 }
 
 export interface RunResult {
@@ -40,13 +45,15 @@ function tail(text: string, maxLines = 15): string {
   return lines.slice(-maxLines).join("\n");
 }
 
-/** Resolve name to path and wrap in `runuser -u USER --` when asked to and we are root. */
-export function resolveInvocation(name: string, args: readonly string[], options: RunOptions): [string, string[]] {
-  const file = name.includes("/") ? name : findBinary(name);
-  if (options.asUser && process.getuid?.() === 0) {
-    return [findBinary("runuser"), ["-u", options.asUser, "--", file, ...args]];
-  }
-  return [file, [...args]];
+/** Resolve a binary name to its path (absolute paths pass through). */
+function resolveFile(name: string): string {
+  return name.includes("/") ? name : findBinary(name);
+}
+
+/** uid/gid/HOME for running as another user; signals reach the process directly (no runuser in between). */
+function userOptions(user: OsUser | undefined): { uid?: number; gid?: number; env?: Record<string, string> } {
+  if (!user || !isRoot()) return {};
+  return { uid: user.uid, gid: user.gid, env: { HOME: user.home, USER: user.name, LOGNAME: user.name } };
 }
 
 /**
@@ -54,19 +61,22 @@ export function resolveInvocation(name: string, args: readonly string[], options
  * in env. The returned subprocess can be streamed (stdout) or awaited.
  */
 export function startCommand(name: string, args: readonly string[], options: RunOptions = {}): ResultPromise {
-  const [file, argv] = resolveInvocation(name, args, options);
-  return execa(file, argv, {
-    env: options.env,
+  const user = userOptions(options.asUser);
+  return execa(resolveFile(name), [...args], {
+    uid: user.uid,
+    gid: user.gid,
+    env: { ...user.env, ...options.env },
     extendEnv: true,
     cwd: options.cwd,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     cancelSignal: options.signal,
     input: options.input,
-    stdout: options.stdout ?? "pipe",
-    stderr: "pipe",
+    stdout: options.logFile ? { file: options.logFile, append: true } : (options.stdout ?? "pipe"),
+    stderr: options.logFile ? { file: options.logFile, append: true } : "pipe",
     reject: false,
     stripFinalNewline: true,
-    buffer: { stdout: options.stdout === undefined || options.stdout === "pipe", stderr: true },
+    // A streamed stdout is consumed by the caller; buffering it too would hold the whole dump.
+    buffer: { stdout: !options.logFile && (options.stdout ?? "pipe") === "pipe" && !options.streamStdout, stderr: true },
   });
 }
 
@@ -76,9 +86,12 @@ export function startCommand(name: string, args: readonly string[], options: Run
  */
 export async function runCommand(name: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
-  const [file, argv] = resolveInvocation(name, args, options);
-  const result = await execa(file, argv, {
-    env: options.env,
+  const file = resolveFile(name);
+  const user = userOptions(options.asUser);
+  const result = await execa(file, [...args], {
+    uid: user.uid,
+    gid: user.gid,
+    env: { ...user.env, ...options.env },
     extendEnv: true,
     cwd: options.cwd,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -91,7 +104,7 @@ export async function runCommand(name: string, args: readonly string[], options:
   const stdout = String(result.stdout ?? "");
   const stderr = String(result.stderr ?? "");
   if (result.failed) {
-    throw commandError(describeCommand(file, argv), result, stderr);
+    throw commandError(describeCommand(file, args), result, stderr);
   }
   return { stdout, stderr, exitCode: result.exitCode ?? 0, durationMs };
 }

@@ -40,8 +40,12 @@ export interface S3Endpoint {
 /** A PostgreSQL server this process started and will stop. */
 export interface StartedPostgres extends AsyncDisposable {
   endpoint: PostgresEndpoint;
-  /** `PostgreSQL 15.18` style version string reported by the server. */
+  /** `15.18` style version string reported by the server. */
   version: string;
+  /** Process id when it runs on this machine (tests check it is gone after stop). */
+  pid?: number;
+  /** Its temporary folder when it has one (tests check it is gone after stop). */
+  dir?: string;
   stop(): Promise<void>;
 }
 
@@ -49,6 +53,8 @@ export interface StartedPostgres extends AsyncDisposable {
 export interface StartedRedis extends AsyncDisposable {
   endpoint: RedisEndpoint;
   version: string;
+  pid?: number;
+  dir?: string;
   stop(): Promise<void>;
 }
 

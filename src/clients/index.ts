@@ -1,0 +1,2 @@
+export * from "./postgres-client.ts";
+export * from "./redis-client.ts";

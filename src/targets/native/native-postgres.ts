@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import { chown, writeFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { connectPostgres, readServerVersion } from "../../clients/index.ts";
+import { findBinary, isRoot, lookupUser, runCommand, type OsUser } from "../../exec/index.ts";
+import { findFreePort, makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
+import type { StartedPostgres } from "../target.ts";
+import { startServerProcess } from "./server-process.ts";
+
+export interface NativePostgresOptions {
+  /** Database to create besides `postgres` (the source database name). */
+  database?: string;
+  /** Label for the temporary folder. */
+  label?: string;
+}
+
+/** The account PostgreSQL runs as: ourselves, or `postgres` when we are root (it refuses root). */
+export function postgresOsUser(): OsUser | undefined {
+  return isRoot() ? lookupUser("postgres") : undefined;
+}
+
+/**
+ * Start a real PostgreSQL server on 127.0.0.1 and an ephemeral port, in its own temporary
+ * folder, with password (SCRAM) authentication. As root, initdb and postgres run as the
+ * `postgres` OS user.
+ */
+export async function startNativePostgres(options: NativePostgresOptions = {}): Promise<StartedPostgres> {
+  const osUser = postgresOsUser();
+  const dir = await makeTempDir(options.label ?? "pg", osUser);
+  const password = randomBytes(18).toString("base64url");
+  const dataDir = join(dir, "data");
+  const pwFile = join(dir, "pwfile");
+  try {
+    await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+    if (osUser) await chown(pwFile, osUser.uid, osUser.gid);
+    await runCommand(findBinary("initdb"), [
+      "-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`,
+      "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+    ], { asUser: osUser, timeoutMs: 120_000 });
+  } catch (error) {
+    await removeTempDir(dir);
+    throw error;
+  } finally {
+    await rm(pwFile, { force: true });
+  }
+
+  const port = await findFreePort();
+  const endpoint = { host: "127.0.0.1", port, user: "postgres", password, database: "postgres" };
+  const server = await startServerProcess({
+    name: "postgres",
+    file: findBinary("postgres"),
+    args: [
+      "-D", dataDir, "-p", String(port), "-k", dir,
+      "-c", "listen_addresses=127.0.0.1",
+      "-c", "max_wal_size=2GB",
+      "-c", "logging_collector=off",
+    ],
+    dir,
+    asUser: osUser,
+    stopSignal: "SIGINT",
+    probe: async () => {
+      const client = await connectPostgres(endpoint, "postgres");
+      await client.end();
+      return true;
+    },
+  });
+
+  try {
+    if (options.database && options.database !== "postgres") {
+      const client = await connectPostgres(endpoint, "postgres");
+      try {
+        await client.query(`CREATE DATABASE "${options.database.replaceAll('"', '""')}"`);
+      } finally {
+        await client.end();
+      }
+      endpoint.database = options.database;
+    }
+    const version = await readServerVersion(endpoint);
+    return {
+      endpoint,
+      version,
+      pid: server.pid,
+      dir,
+      stop: server.stop,
+      [Symbol.asyncDispose]: server.stop,
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}

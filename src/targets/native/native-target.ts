@@ -1,0 +1,117 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { DrConfig } from "../../config/index.ts";
+import { makeTempDir, registerCleanup, removeTempDir } from "../../lifecycle/index.ts";
+import type { StartedPostgres, StartedRedis, StartedTarget, TargetDescription } from "../target.ts";
+import { startNativePostgres } from "./native-postgres.ts";
+import { startNativeRedis } from "./native-redis.ts";
+import { startNativeS3, type StartedS3 } from "./native-s3.ts";
+
+/** The native target as started: its servers, plus what tests need to prove cleanup. */
+export interface NativeTarget extends StartedTarget {
+  /** Every process this target started (scratch servers included while running). */
+  pids(): number[];
+  /** Every temporary folder this target made. */
+  dirs(): string[];
+}
+
+/** Source database name the native target creates (the fixture's Django database). */
+export const NATIVE_SOURCE_DATABASE = "deltacrown";
+
+/** Stop everything given, newest first, and remove the media folder; errors are collected. */
+async function stopAll(stoppers: (() => Promise<void>)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const stop of [...stoppers].reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length) throw new AggregateError(errors, "unable to stop every native server");
+}
+
+/**
+ * Start the embedded default: real PostgreSQL, real Redis and a local S3 endpoint, in
+ * parallel, each on 127.0.0.1 with an ephemeral port and its own temporary folder, plus an
+ * empty media folder. If one fails to start, the others are stopped before the error.
+ */
+export async function startNativeTarget(_config?: DrConfig): Promise<NativeTarget> {
+  const results = await Promise.allSettled([
+    startNativePostgres({ database: NATIVE_SOURCE_DATABASE, label: "pg-source" }),
+    startNativeRedis({ label: "redis-source" }),
+    startNativeS3(),
+    makeTempDir("media"),
+  ]);
+  const [pgResult, redisResult, s3Result, mediaResult] = results;
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) {
+    await Promise.allSettled([
+      pgResult.status === "fulfilled" ? pgResult.value.stop() : undefined,
+      redisResult.status === "fulfilled" ? redisResult.value.stop() : undefined,
+      s3Result.status === "fulfilled" ? s3Result.value.stop() : undefined,
+      mediaResult.status === "fulfilled" ? removeTempDir(mediaResult.value) : undefined,
+    ]);
+    throw failed.reason;
+  }
+  const postgres = (pgResult as PromiseFulfilledResult<StartedPostgres>).value;
+  const redis = (redisResult as PromiseFulfilledResult<StartedRedis>).value;
+  const s3 = (s3Result as PromiseFulfilledResult<StartedS3>).value;
+  const mediaRoot = (mediaResult as PromiseFulfilledResult<string>).value;
+  const mediaDir = join(mediaRoot, "media");
+  await mkdir(mediaDir);
+
+  const scratch = new Set<StartedPostgres | StartedRedis>();
+  const removeMedia = () => removeTempDir(mediaRoot);
+  const unregisterMedia = registerCleanup(removeMedia);
+  let stopped = false;
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    unregisterMedia();
+    await stopAll([
+      removeMedia,
+      () => s3.stop(),
+      () => redis.stop(),
+      () => postgres.stop(),
+      ...[...scratch].map((server) => () => server.stop()),
+    ]);
+  };
+
+  /** Track a scratch server so the target's stop also stops it. */
+  const track = <T extends StartedPostgres | StartedRedis>(server: T): T => {
+    scratch.add(server);
+    const original = server.stop;
+    const stopOnce = async () => {
+      scratch.delete(server);
+      await original();
+    };
+    server.stop = stopOnce;
+    server[Symbol.asyncDispose] = stopOnce;
+    return server;
+  };
+
+  const description: TargetDescription = {
+    kind: "native",
+    postgres: `PostgreSQL ${postgres.version} (local, ${postgres.endpoint.host}:${postgres.endpoint.port})`,
+    redis: `Redis ${redis.version} (local, ${redis.endpoint.host}:${redis.endpoint.port})`,
+    s3: `${s3.version} (local S3 endpoint, ${s3.endpoint.endpoint})`,
+  };
+
+  return {
+    kind: "native",
+    postgres: postgres.endpoint,
+    redis: redis.endpoint,
+    mediaDir,
+    s3: s3.endpoint,
+    readOnlySource: false,
+    startScratchPostgres: async () => track(await startNativePostgres({ label: "pg-scratch" })),
+    startScratchRedis: async (rdbFile: string) => track(await startNativeRedis({ rdbFile, label: "redis-scratch" })),
+    describe: () => description,
+    pids: () => [postgres.pid, redis.pid, s3.pid, ...[...scratch].map((s) => s.pid)].filter((p): p is number => p !== undefined),
+    dirs: () => [postgres.dir, redis.dir, s3.dir, mediaRoot, ...[...scratch].map((s) => s.dir)].filter((d): d is string => d !== undefined),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

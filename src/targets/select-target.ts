@@ -1,0 +1,17 @@
+import type { DrConfig } from "../config/index.ts";
+import { startExternalTarget } from "./external/external-target.ts";
+import { startNativeTarget } from "./native/native-target.ts";
+import type { StartedTarget } from "./target.ts";
+
+/** Start the target the configuration names (DR_TARGET / --target); native is the default. */
+export async function startTarget(config: DrConfig): Promise<StartedTarget> {
+  switch (config.target) {
+    case "native":
+      return await startNativeTarget(config);
+    case "external":
+      return await startExternalTarget(config);
+    case "containers":
+      // Loaded on demand: testcontainers is heavy and only this target needs it.
+      return await (await import("./containers/containers-target.ts")).startContainersTarget(config);
+  }
+}
