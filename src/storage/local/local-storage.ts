@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { access, constants, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
@@ -89,6 +89,11 @@ export class LocalStorage implements Storage {
       if (isMissing(error)) throw createNotFoundError(where, error);
       throw createStorageError("get object", where, error);
     }
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      await handle.close();
+      throw createNotFoundError(where);
+    }
     const stream = handle.createReadStream();
     if (options.signal) addAbortSignal(options.signal, stream);
     return stream;
@@ -100,7 +105,7 @@ export class LocalStorage implements Storage {
     const info = await statFile(path);
     if (!info) return undefined;
     const sidecar = await readSidecar(path + METADATA_SUFFIX);
-    return { key, size: info.size, lastModified: info.mtimeMs, metadata: sidecar.metadata };
+    return { key, size: info.size, lastModified: Math.floor(info.mtimeMs), metadata: sidecar.metadata };
   }
 
   // Walk only the folder the prefix names, then filter and sort like S3.
@@ -122,7 +127,7 @@ export class LocalStorage implements Storage {
       .sort(compareKeys);
     for (const key of keys) {
       const info = await statFile(join(this.root, key));
-      if (info) yield { key, size: info.size, lastModified: info.mtimeMs };
+      if (info) yield { key, size: info.size, lastModified: Math.floor(info.mtimeMs) };
     }
   }
 

@@ -1,0 +1,44 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Endpoint } from "../../targets/target.ts";
+
+/** How hard the client tries before an operation fails. */
+export interface S3ClientTuning {
+  /** Attempts per request, first one included (SDK standard retry: exponential backoff with jitter). Default 4. */
+  maxAttempts?: number;
+  /** Give up connecting after this long, ms. Default 5 000. */
+  connectionTimeoutMs?: number;
+  /** Give up when a request's socket is idle this long, ms. Default 120 000. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Build the S3 client for an endpoint. Retries are bounded and every request has a
+ * connection and idle timeout, so an unreachable server fails in seconds, not minutes.
+ * Checksums: CRC32 is computed and validated only where S3 requires it (see the README
+ * note in s3-storage.ts): uploads go through lib-storage as sized parts either way.
+ */
+export function createS3Client(endpoint: S3Endpoint, tuning: S3ClientTuning = {}): S3Client {
+  return new S3Client({
+    region: endpoint.region,
+    endpoint: endpoint.endpoint,
+    forcePathStyle: endpoint.forcePathStyle,
+    credentials: endpoint.credentials,
+    maxAttempts: tuning.maxAttempts ?? 4,
+    retryMode: "standard",
+    requestHandler: {
+      connectionTimeout: tuning.connectionTimeoutMs ?? 5_000,
+      requestTimeout: tuning.requestTimeoutMs ?? 120_000,
+    },
+  });
+}
+
+/** The endpoint as it may appear in messages and reports: no user info, no query. */
+export function describeEndpoint(endpoint: S3Endpoint): string {
+  if (endpoint.endpoint === undefined) return `AWS S3 (${endpoint.region})`;
+  try {
+    const url = new URL(endpoint.endpoint);
+    return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+  } catch {
+    return "the configured S3 endpoint";
+  }
+}
