@@ -99,17 +99,28 @@ export interface DrConfig {
   };
 }
 
-/** What a dr.config.ts may set: any part, nested. */
-export type DrConfigInput = {
-  [K in keyof DrConfig]?: DrConfig[K] extends (infer U)[]
-    ? U[]
-    : DrConfig[K] extends object | undefined
-      ? { [P in keyof NonNullable<DrConfig[K]>]?: unknown }
-      : DrConfig[K];
-} & {
-  /** Durations and sizes may be written as strings: "1h", "50MB". */
-  [key: string]: unknown;
-};
+type Duration = string | number;
+type Size = string | number;
+
+/** What a dr.config.ts may set: every key optional; durations ("1h") and sizes ("50MB") as strings. */
+export interface DrConfigInput {
+  target?: TargetKind;
+  external?: {
+    databaseUrl?: string;
+    redisUrl?: string;
+    mediaDir?: string;
+    s3?: { bucket?: string; prefix?: string; endpoint?: string; region?: string };
+  };
+  images?: Partial<ContainerImages>;
+  encryption?: { recipients?: string[]; identityFile?: string; allowUnencrypted?: boolean };
+  schedule?: Partial<Record<ComponentName, { interval?: Duration; retention?: Duration; label?: string }>>;
+  objectives?: { rpo?: Duration; rto?: Duration };
+  postgres?: { compressionLevel?: number; restoreJobs?: number; expectedSizeMin?: Size; expectedSizeMax?: Size };
+  media?: { excludes?: string[] };
+  smoke?: { commands?: { name?: string; command: string[]; timeout?: Duration }[] };
+  report?: { dir?: string; pricePerGbMonth?: number; productionDbSize?: Size };
+  fixtures?: { postgresSize?: Size; seed?: number };
+}
 
 /** Typed helper for dr.config.ts files. */
 export function defineConfig(config: DrConfigInput): DrConfigInput {

@@ -41,7 +41,7 @@ describe("buildConfig", () => {
   });
 
   it("names the config key when a file value has the wrong type", () => {
-    const err = errorOf(() => buildConfig({ postgres: { compressionLevel: "high" } }, {}));
+    const err = errorOf(() => buildConfig({ postgres: { compressionLevel: "high" as never } }, {}));
     expect(err.message).toContain("'postgres.compressionLevel'");
     expect(err.message).toContain("a whole number from 0 to 9");
     expect(err.hint).toContain("dr.config.ts");

@@ -161,7 +161,7 @@ function parseSmokeCommands(value: unknown): SmokeCommand[] {
  * inputs give the same result; the first invalid value throws a DrError naming it.
  */
 export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.ProcessEnv = process.env): DrConfig {
-  const file = fileInput as Record<string, unknown> | undefined;
+  const file = fileInput as unknown as Record<string, unknown> | undefined;
   const get = (envName: string | undefined, path: string) => pick(env, envName, file, path);
 
   const target = parseTarget(get("DR_TARGET", "target"));

@@ -14,8 +14,8 @@ export interface S3ClientTuning {
 /**
  * Build the S3 client for an endpoint. Retries are bounded and every request has a
  * connection and idle timeout, so an unreachable server fails in seconds, not minutes.
- * Checksums: CRC32 is computed and validated only where S3 requires it (see the README
- * note in s3-storage.ts): uploads go through lib-storage as sized parts either way.
+ * The SDK's checksum defaults ("WHEN_SUPPORTED") stay on: every upload request carries a
+ * CRC32 header and downloads of single-part objects are CRC32-validated (see S3Storage).
  */
 export function createS3Client(endpoint: S3Endpoint, tuning: S3ClientTuning = {}): S3Client {
   return new S3Client({

@@ -1,0 +1,153 @@
+import { createReadStream } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { DrError, messageOf } from "../../errors/index.ts";
+import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, writeManifest } from "../../manifest/index.ts";
+import { hashStream } from "../../streams/hash-stream.ts";
+import { mapConcurrent } from "../../util/map-concurrent.ts";
+import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
+import { uploadPart } from "../upload-part.ts";
+import { type CachedFile, mediaCachePath, readMediaCache, writeMediaCache } from "./media-cache.ts";
+import { makeExcludeMatcher } from "./media-exclude.ts";
+import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
+import { type MediaFile, walkMedia } from "./media-walk.ts";
+
+const CONCURRENCY = 8;
+
+/** True for "the file is gone" errors, which a live media folder produces. */
+function isVanished(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ESTALE";
+}
+
+/** Every content object already stored (one paged listing, no per-file HEAD). */
+async function listStoredObjects(ctx: BackupContext): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const object of ctx.storage.list("media/objects/")) keys.add(object.key);
+  return keys;
+}
+
+export interface MediaBackupOptions {
+  /** Hash every file even when size/mtime/inode match the cache. */
+  checksum?: boolean;
+}
+
+/**
+ * Incremental media backup, like `aws s3 sync --delete` but restorable at any retained
+ * point: file contents are stored once by SHA-256 (new and changed files upload, unchanged
+ * ones do not), and each run writes a dated snapshot listing path, size and hash of every
+ * file. A file removed from the folder is absent from the new snapshot; its content is
+ * deleted by retention once no kept snapshot refers to it. A second run with no change
+ * uploads no file bytes.
+ */
+export async function backupMedia(ctx: BackupContext, options: MediaBackupOptions = {}): Promise<BackupManifest> {
+  const now = ctx.now ?? (() => new Date());
+  const started = now();
+  const id = makeBackupId("media", started);
+  const excludes = ctx.config.media.excludes;
+  const walk = await walkMedia(ctx.mediaDir, makeExcludeMatcher(excludes)).catch((error: unknown) => {
+    throw new DrError("BACKUP_FAILED", `unable to read media folder '${ctx.mediaDir}': ${messageOf(error)}`, {
+      cause: error,
+      hint: "check DR_MEDIA_DIR points at an existing, readable folder",
+    });
+  });
+  const cachePath = mediaCachePath(ctx.mediaDir, ctx.storage.location);
+  const cache = options.checksum ? new Map<string, CachedFile>() : await readMediaCache(cachePath);
+  const stored = await listStoredObjects(ctx);
+  const suffix = encryptedSuffix(ctx.recipients);
+  const vanished = [...walk.vanished];
+  let uploadedFiles = 0;
+  let uploadedBytes = 0;
+  let uploadedStoredBytes = 0;
+
+  const hashFile = async (file: MediaFile): Promise<string> => {
+    const cached = cache.get(file.path);
+    if (cached && cached.size === file.size && cached.mtimeMs === file.mtimeMs && cached.ino === file.ino) return cached.sha256;
+    return (await hashStream(createReadStream(join(ctx.mediaDir, file.path)))).sha256;
+  };
+
+  try {
+    const entries = await mapConcurrent(walk.files, CONCURRENCY, async (file): Promise<SnapshotFile | undefined> => {
+      try {
+        const sha256 = await hashFile(file);
+        const key = `${mediaObjectKey(sha256)}${suffix}`;
+        if (!stored.has(key)) {
+          stored.add(key);
+          const part = await uploadPart({
+            storage: ctx.storage,
+            key,
+            source: createReadStream(join(ctx.mediaDir, file.path)),
+            recipients: ctx.recipients,
+            signal: ctx.signal,
+            onProgress: () => undefined,
+          });
+          if (part.plainSha256 !== sha256) {
+            // Changed between hashing and upload: the object would not match its name.
+            await ctx.storage.delete(key);
+            stored.delete(key);
+            vanished.push(file.path);
+            return undefined;
+          }
+          uploadedFiles += 1;
+          uploadedBytes += part.plainSize;
+          uploadedStoredBytes += part.size;
+          ctx.onProgress?.("upload", uploadedStoredBytes);
+        }
+        cache.set(file.path, { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino, sha256 });
+        return { path: file.path, size: file.size, sha256, mtimeMs: file.mtimeMs, key };
+      } catch (error) {
+        if (isVanished(error)) {
+          vanished.push(file.path);
+          cache.delete(file.path);
+          return undefined;
+        }
+        throw error;
+      }
+    });
+    const files = entries.filter((e): e is SnapshotFile => e !== undefined);
+    const list: SnapshotFileList = { formatVersion: 1, id, files };
+    const part = await uploadPart({
+      storage: ctx.storage,
+      key: `${backupFolder(id)}files.json${suffix}`,
+      source: Readable.from([Buffer.from(JSON.stringify(list))]),
+      recipients: ctx.recipients,
+      contentType: ctx.recipients.length ? "application/octet-stream" : "application/json",
+      signal: ctx.signal,
+    });
+    const present = new Set(walk.files.map((f) => f.path));
+    for (const path of [...cache.keys()]) if (!present.has(path)) cache.delete(path);
+
+    const manifest: BackupManifest = {
+      formatVersion: 1,
+      id,
+      component: "media",
+      source: `file://${ctx.mediaDir}`,
+      startedAt: started.toISOString(),
+      finishedAt: now().toISOString(),
+      consistentAt: started.toISOString(),
+      format: "media snapshot",
+      compression: "none",
+      parts: [part],
+      storedBytes: part.size + uploadedStoredBytes,
+      encryption: describeEncryption(ctx.recipients),
+      tools: { node: process.versions.node },
+      media: {
+        files: files.length,
+        bytes: files.reduce((sum, f) => sum + f.size, 0),
+        uploadedFiles,
+        uploadedBytes,
+        excludedFiles: walk.excluded,
+        vanishedFiles: vanished.sort(),
+        excludes: [...excludes],
+      },
+    };
+    await writeManifest(ctx.storage, manifest);
+    await writeMediaCache(cachePath, cache).catch(() => undefined);
+    return manifest;
+  } catch (error) {
+    // Content objects uploaded by a failed run are harmless (content-addressed, reused by
+    // the next run, or pruned as unreferenced); the snapshot simply does not exist.
+    if (error instanceof DrError) throw error;
+    throw new DrError("BACKUP_FAILED", `unable to back up media folder '${ctx.mediaDir}': ${messageOf(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,46 @@
+import { pipeline } from "node:stream";
+import type { Readable } from "node:stream";
+import { encryptStream } from "../crypto/age.ts";
+import type { StoredPart } from "../manifest/index.ts";
+import type { Storage } from "../storage/storage.ts";
+import { HashingStream } from "../streams/hash-stream.ts";
+
+export interface UploadPartOptions {
+  storage: Storage;
+  key: string;
+  source: Readable;
+  /** age recipients; empty stores plaintext (the caller decides whether that is allowed). */
+  recipients: readonly string[];
+  metadata?: Record<string, string>;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Stored bytes sent so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Stream one object into storage: plain SHA-256 -> age encryption -> stored SHA-256 ->
+ * multipart upload, with nothing written to disk and nothing held whole in memory. An
+ * error anywhere (source, encryption, upload) rejects and leaves no object behind.
+ */
+export async function uploadPart(options: UploadPartOptions): Promise<StoredPart> {
+  const plain = new HashingStream();
+  const stored = new HashingStream(options.onProgress);
+  // pipeline() destroys every stream with the first error, so a failing source reaches the
+  // upload as an error (multipart aborted) rather than as a short object.
+  pipeline(options.source, plain, () => undefined);
+  const body = options.recipients.length > 0 ? await encryptStream(plain, options.recipients) : plain;
+  pipeline(body, stored, () => undefined);
+  const { size } = await options.storage.put(options.key, stored, {
+    metadata: options.metadata,
+    contentType: options.contentType,
+    signal: options.signal,
+  });
+  return {
+    key: options.key,
+    size,
+    sha256: stored.digest(),
+    plainSize: plain.bytes,
+    plainSha256: plain.digest(),
+  };
+}

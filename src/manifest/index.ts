@@ -1,0 +1,3 @@
+export * from "./backup-id.ts";
+export * from "./backup-manifest.ts";
+export * from "./manifest-store.ts";
