@@ -33,7 +33,6 @@ export async function decryptStream(source: Readable, identities: readonly strin
     const plain = await decrypter.decrypt(web);
     return Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>);
   } catch (error) {
-    source.destroy();
     throw new DrError("DECRYPTION_FAILED", `unable to decrypt backup '${what}': ${messageOf(error)}`, {
       cause: error,
       hint: "check DR_AGE_IDENTITY_FILE holds the secret key matching a recipient the backup was encrypted to",

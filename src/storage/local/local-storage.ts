@@ -3,7 +3,6 @@ import { createWriteStream } from "node:fs";
 import { access, constants, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import { addAbortSignal } from "node:stream";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
@@ -13,6 +12,7 @@ import { ByteCounter, toReadable } from "../storage-body.ts";
 import { createCancelledError, createNotFoundError, createStorageError } from "../storage-errors.ts";
 import { compareKeys, validateKey } from "../storage-key.ts";
 import { normalizeMetadata } from "../storage-metadata.ts";
+import { translateStreamErrors } from "../storage-stream.ts";
 
 // Files the driver writes next to objects; keys may not end in these, and list skips them.
 const PARTIAL_SUFFIX = ".dr-partial";
@@ -94,9 +94,7 @@ export class LocalStorage implements Storage {
       await handle.close();
       throw createNotFoundError(where);
     }
-    const stream = handle.createReadStream();
-    if (options.signal) addAbortSignal(options.signal, stream);
-    return stream;
+    return translateStreamErrors(handle.createReadStream(), (error) => createStorageError("get object", where, error), options.signal);
   }
 
   // Size and mtime from the file, metadata from the sidecar.

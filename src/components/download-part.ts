@@ -1,0 +1,90 @@
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import type { Readable, Writable } from "node:stream";
+import { decryptStream } from "../crypto/age.ts";
+import { DrError, messageOf } from "../errors/index.ts";
+import type { StoredPart } from "../manifest/index.ts";
+import type { Storage } from "../storage/storage.ts";
+import { HashingStream, hashStream } from "../streams/hash-stream.ts";
+
+export interface DownloadOptions {
+  storage: Storage;
+  part: StoredPart;
+  /** Backup id, for messages. */
+  backupId: string;
+  /** age identities; required when the part is encrypted. */
+  identities: readonly string[];
+  encrypted: boolean;
+  /**
+   * Check the stored bytes' size and SHA-256 (default). Media content objects are shared
+   * between snapshots and only their plain SHA-256 is recorded, which age's authenticated
+   * encryption plus the plain hash cover.
+   */
+  checkStored?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+/** The stored and plain byte counts and hashes a download saw. */
+export interface DownloadResult {
+  storedBytes: number;
+  plainBytes: number;
+}
+
+function mismatch(options: DownloadOptions, what: string, expected: string, actual: string): DrError {
+  return new DrError("INTEGRITY_FAILED", `unable to verify backup '${options.backupId}': ${what} mismatch on '${options.part.key}': expected ${expected}, got ${actual}`, {
+    hint: "the stored object is corrupt or was replaced; restore from another backup (dr-drill list)",
+  });
+}
+
+/** Hash the stored object again (a second download) to tell corruption from other faults. */
+async function checkStoredHash(options: DownloadOptions): Promise<DrError | undefined> {
+  try {
+    const { sha256, size } = await hashStream(await options.storage.get(options.part.key, { signal: options.signal }));
+    if (size !== options.part.size) return mismatch(options, "size", String(options.part.size), String(size));
+    if (sha256 !== options.part.sha256) return mismatch(options, "SHA-256", options.part.sha256, sha256);
+  } catch {
+    // The original error is the better report.
+  }
+  return undefined;
+}
+
+/**
+ * Stream one stored part into `sink`: download -> SHA-256 of stored bytes -> age decrypt ->
+ * SHA-256 of plain bytes. Both hashes and sizes must match the manifest. When anything
+ * fails, the stored object is hashed again so a corrupt object is reported as a SHA-256
+ * mismatch naming its key (even when decryption tripped on it first), and a wrong key as such.
+ */
+export async function downloadPart(options: DownloadOptions, sink: Writable): Promise<DownloadResult> {
+  if (options.encrypted && options.identities.length === 0) {
+    throw new DrError("CONFIG_MISSING", `unable to decrypt backup '${options.backupId}': it is encrypted and no identity is configured`, {
+      hint: "set DR_AGE_IDENTITY_FILE to the age secret key file (age-keygen -o FILE)",
+    });
+  }
+  const stored = new HashingStream(options.onProgress);
+  const plain = new HashingStream();
+  try {
+    const body = await options.storage.get(options.part.key, { signal: options.signal });
+    const storedSide = body.pipe(stored);
+    body.on("error", (error) => stored.destroy(error));
+    const decrypted: Readable = options.encrypted ? await decryptStream(storedSide, options.identities, options.backupId) : storedSide;
+    await pipeline(decrypted, plain, sink, { signal: options.signal });
+  } catch (error) {
+    sink.destroy();
+    const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
+    if (corrupt) throw corrupt;
+    if (error instanceof DrError) throw error;
+    throw new DrError("INTEGRITY_FAILED", `unable to read backup '${options.backupId}' part '${options.part.key}': ${messageOf(error)}`, { cause: error });
+  }
+  if (options.checkStored !== false) {
+    if (stored.bytes !== options.part.size) throw mismatch(options, "size", String(options.part.size), String(stored.bytes));
+    if (stored.digest() !== options.part.sha256) throw mismatch(options, "SHA-256", options.part.sha256, stored.digest());
+  }
+  if (plain.digest() !== options.part.plainSha256) throw mismatch(options, "plain SHA-256", options.part.plainSha256, plain.digest());
+  return { storedBytes: stored.bytes, plainBytes: plain.bytes };
+}
+
+/** Download and decrypt a part into a file (restores that need a seekable file). */
+export async function downloadPartToFile(options: DownloadOptions, path: string): Promise<DownloadResult> {
+  return await downloadPart(options, createWriteStream(path, { mode: 0o600 }));
+}

@@ -1,0 +1,79 @@
+import { mkdir, readdir, utimes } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { Writable } from "node:stream";
+import { DrError } from "../../errors/index.ts";
+import type { BackupManifest } from "../../manifest/index.ts";
+import type { Storage } from "../../storage/storage.ts";
+import { mapConcurrent } from "../../util/map-concurrent.ts";
+import { downloadPart, downloadPartToFile } from "../download-part.ts";
+import type { SnapshotFileList } from "./media-snapshot.ts";
+
+export interface MediaSource {
+  storage: Storage;
+  manifest: BackupManifest;
+  identities: readonly string[];
+  signal?: AbortSignal;
+}
+
+/** Read (download, verify, decrypt) a snapshot's file list. */
+export async function readSnapshotFileList(source: MediaSource): Promise<SnapshotFileList> {
+  const part = source.manifest.parts[0];
+  if (!part) throw new DrError("INTEGRITY_FAILED", `unable to read snapshot '${source.manifest.id}': its manifest lists no parts`);
+  const chunks: Buffer[] = [];
+  await downloadPart({
+    storage: source.storage,
+    part,
+    backupId: source.manifest.id,
+    identities: source.identities,
+    encrypted: source.manifest.encryption.format === "age",
+    signal: source.signal,
+  }, new Writable({ write(chunk: Buffer, _e, cb) { chunks.push(chunk); cb(); } }));
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as SnapshotFileList;
+}
+
+/** What a media restore wrote. */
+export interface MediaRestoreResult {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Recreate a snapshot's tree in `dir`: every file downloaded, decrypted, and checked
+ * against the SHA-256 in the snapshot. The folder must be empty or absent (never overwrite).
+ */
+export async function restoreMedia(source: MediaSource, dir: string, concurrency = 8): Promise<MediaRestoreResult> {
+  await mkdir(dir, { recursive: true });
+  if ((await readdir(dir)).length > 0) {
+    throw new DrError("RESTORE_REFUSED", `unable to restore media into '${dir}': the folder is not empty`, {
+      hint: "choose an empty or new folder; dr-drill never overwrites files",
+      exitCode: 2,
+    });
+  }
+  const list = await readSnapshotFileList(source);
+  const root = resolve(dir);
+  let bytes = 0;
+  await mapConcurrent(list.files, concurrency, async (file) => {
+    const target = resolve(root, file.path);
+    if (!target.startsWith(root + sep)) {
+      throw new DrError("INTEGRITY_FAILED", `unable to restore media file '${file.path}': its path leaves the restore folder`);
+    }
+    await mkdir(dirname(target), { recursive: true });
+    const result = await downloadPartToFile({
+      storage: source.storage,
+      part: { key: file.key, size: -1, sha256: "", plainSize: file.size, plainSha256: file.sha256 },
+      backupId: source.manifest.id,
+      identities: source.identities,
+      encrypted: source.manifest.encryption.format === "age",
+      signal: source.signal,
+      checkStored: false,
+    }, target);
+    await utimes(target, new Date(file.mtimeMs), new Date(file.mtimeMs));
+    bytes += result.plainBytes;
+  });
+  return { files: list.files.length, bytes };
+}
+
+/** The path a restored file lands at (for checks). */
+export function restoredPath(dir: string, relative: string): string {
+  return join(dir, ...relative.split("/"));
+}
