@@ -135,7 +135,7 @@ if [ "$(id -u)" = 0 ]; then
   chown postgres:postgres /var/run/postgresql
   chmod 3777 /var/run/postgresql
   exec setpriv --reuid=postgres --regid=postgres --init-groups \
-    env HOME=/var/lib/postgresql USER=postgres "$BASH_SOURCE" "$@"
+    env HOME=/var/lib/postgresql USER=postgres "${BASH_SOURCE[0]}" "$@"
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -162,6 +162,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   shopt -s nullglob
   for f in /docker-entrypoint-initdb.d/*; do
+    # shellcheck disable=SC1090
     case "$f" in
       *.sh) if [ -x "$f" ]; then echo "$0: running $f"; "$f"; else echo "$0: sourcing $f"; . "$f"; fi ;;
       *.sql) echo "$0: running $f"; "${psql_init[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
@@ -321,7 +322,7 @@ if [ "${#need_build[@]}" -gt 0 ]; then
       # debootstrap fakes start-stop-daemon, but be sure no daemon from a postinst lingers
       # (a process whose root is the new rootfs) and nothing stays mounted in it.
       for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/root" 2>/dev/null)" = "$rootfs" ] && kill "${p#/proc/}" 2>/dev/null || true
+        if [ "$(readlink "$p/root" 2>/dev/null)" = "$rootfs" ]; then kill "${p#/proc/}" 2>/dev/null || true; fi
       done
       unmount_under "$rootfs"
       clean_rootfs "$rootfs"

@@ -47,12 +47,14 @@ fi
 # instead of launching a second one, which would refuse to start over its pid file.
 pid_file=/var/run/docker.pid
 running_pid=""
+log_from=1  # first byte of this attempt's output in the log, for error reports
 if [ -s "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
   running_pid="$(cat "$pid_file")"
   say "dockerd (pid $running_pid) is running but not answering yet: waiting for it"
 else
   mkdir -p "$(dirname "$log_file")"
-  say "starting dockerd ${extra_flags[*]:-} (log: $log_file)"
+  log_from=$(( $(stat -c %s "$log_file" 2>/dev/null || echo 0) + 1 ))
+  say "starting dockerd${extra_flags[*]:+ ${extra_flags[*]}} (log: $log_file)"
   printf '\n===== %s start-dockerd: dockerd %s\n' "$(date -u +%FT%TZ)" "${extra_flags[*]:-}" >>"$log_file"
   # setsid -f: own session, so it survives the caller's process group being killed.
   setsid -f dockerd "${extra_flags[@]}" >>"$log_file" 2>&1 </dev/null
@@ -62,7 +64,7 @@ deadline=$((SECONDS + timeout_s))
 while ! engine_up; do
   if [ "$SECONDS" -ge "$deadline" ]; then
     die "dockerd did not answer within ${timeout_s}s. Last lines of $log_file:
-$(tail -n 25 "$log_file" 2>/dev/null | sed 's/^/  | /')
+$(tail -c "+$log_from" "$log_file" 2>/dev/null | tail -n 25 | sed 's/^/  | /')
 HINT: common causes in sandboxes: no overlay support (try DR_DRILL_DOCKERD_FLAGS=--storage-driver=vfs),
       no iptables/bridge (DR_DRILL_DOCKERD_FLAGS='--iptables=false --bridge=none', but then published
       ports do not work and testcontainers cannot reach containers)"
@@ -70,7 +72,7 @@ HINT: common causes in sandboxes: no overlay support (try DR_DRILL_DOCKERD_FLAGS
   # Fail fast if the daemon we launched died (bad flags, stale state, ...).
   if [ -z "$running_pid" ] && [ "$SECONDS" -gt 3 ] && ! pgrep -x dockerd >/dev/null 2>&1; then
     die "dockerd exited during start-up. Last lines of $log_file:
-$(tail -n 25 "$log_file" 2>/dev/null | sed 's/^/  | /')"
+$(tail -c "+$log_from" "$log_file" 2>/dev/null | tail -n 25 | sed 's/^/  | /')"
   fi
   sleep 0.5
 done

@@ -5,6 +5,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -159,6 +160,32 @@ describe("S3Storage on fauxqs", () => {
     );
     expect((error as DrError).format()).not.toContain(SECRET);
     expect((error as DrError).hint).toMatch(/DR_S3_ENDPOINT/);
+  });
+
+  it("gives up on a server that accepts connections but never answers", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    const port = address !== null && typeof address === "object" ? address.port : 0;
+    try {
+      using storage = new S3Storage(createEndpoint({ endpoint: `http://127.0.0.1:${port}` }), { maxAttempts: 2, requestTimeoutMs: 300 });
+      const started = Date.now();
+      const error = await storage.check().then(() => undefined, (thrown: unknown) => thrown);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect((error as DrError).code).toBe("STORAGE_FAILED");
+      expect((error as DrError).message).toMatch(new RegExp(`^unable to open bucket '${BUCKET}': cannot reach S3 endpoint http://127\\.0\\.0\\.1:${port}: .*300 ms`));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it("says which bucket is missing when a put fails for that reason", async () => {
+    using storage = new S3Storage(createEndpoint({ bucket: "no-such-bucket", prefix: "p/" }));
+    const error = await storage.put("x", "data").then(() => undefined, (thrown: unknown) => thrown);
+    expect((error as DrError).code).toBe("STORAGE_FAILED");
+    expect((error as DrError).message).toBe("unable to put object 's3://no-such-bucket/p/x': bucket 'no-such-bucket' does not exist");
   });
 
   it("finds neither versioning nor Object Lock on fauxqs", async () => {

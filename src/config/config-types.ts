@@ -48,6 +48,8 @@ export interface ContainerImages {
 export interface DrConfig {
   /** Where the servers come from. */
   target: TargetKind;
+  /** Workspace folder for persistent native servers and caches (DR_STATE_DIR, default .dr-drill). */
+  stateDir: string;
   /** Servers that already exist (target "external"); only ever read from. */
   external: ExternalSource | undefined;
   /** Images for target "containers". */
@@ -105,6 +107,7 @@ type Size = string | number;
 /** What a dr.config.ts may set: every key optional; durations ("1h") and sizes ("50MB") as strings. */
 export interface DrConfigInput {
   target?: TargetKind;
+  stateDir?: string;
   external?: {
     databaseUrl?: string;
     redisUrl?: string;

@@ -190,6 +190,7 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
 
   const config: DrConfig = {
     target,
+    stateDir: resolve(asString(get("DR_STATE_DIR", "stateDir"), ".dr-drill")),
     external: undefined,
     images: {
       postgres: asString(get("DR_POSTGRES_IMAGE", "images.postgres"), DEFAULT_IMAGES.postgres),

@@ -55,6 +55,11 @@ export function manifestKey(id: string): string {
   return `${backupFolder(id)}manifest.json`;
 }
 
+/** The plain list of content keys a media snapshot refers to (read by retention). */
+export function mediaRefsKey(id: string): string {
+  return `${backupFolder(id)}refs.txt`;
+}
+
 /** Content-addressed key of a media file body. */
 export function mediaObjectKey(sha256: string): string {
   return `media/objects/${sha256.slice(0, 2)}/${sha256}`;

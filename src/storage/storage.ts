@@ -29,7 +29,7 @@ export interface ObjectInfo extends StoredObject {
 }
 
 export interface PutOptions {
-  /** User metadata to store with the object. */
+  /** User metadata to store with the object: names are lower-cased; values printable ASCII (S3 headers). */
   metadata?: Record<string, string>;
   /** Content type, default application/octet-stream. */
   contentType?: string;
@@ -41,7 +41,11 @@ export interface PutOptions {
 
 /**
  * Where backups live. Keys are relative to the driver's root (an S3 bucket + prefix, or a
- * folder). A put either stores the whole object or nothing: a failed stream aborts it.
+ * folder) and look like relative paths: no leading '/', no '.', '..' or empty segments, no
+ * backslash (every driver rejects those with a DrError, see validateKey). A put either
+ * stores the whole object or nothing: a failed stream aborts it. Errors are DrErrors,
+ * including those a `get` stream emits midway (INTEGRITY_FAILED for a checksum mismatch).
+ * The one conformance suite in conformance.ts states the contract as tests.
  */
 export interface Storage {
   /** Human-readable location, no secrets: `s3://bucket/prefix/`, `file:///var/backups/`. */

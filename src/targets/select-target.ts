@@ -1,13 +1,18 @@
+import { join } from "node:path";
 import type { DrConfig } from "../config/index.ts";
 import { startExternalTarget } from "./external/external-target.ts";
 import { startNativeTarget } from "./native/native-target.ts";
 import type { StartedTarget } from "./target.ts";
 
-/** Start the target the configuration names (DR_TARGET / --target); native is the default. */
-export async function startTarget(config: DrConfig): Promise<StartedTarget> {
+/**
+ * Start the target the configuration names (DR_TARGET / --target); native is the default.
+ * `persistent` keeps the native servers' data in the workspace folder across invocations
+ * (so `backup` then `verify` see the same bucket); the drill runs on throwaway servers.
+ */
+export async function startTarget(config: DrConfig, options: { persistent?: boolean } = {}): Promise<StartedTarget> {
   switch (config.target) {
     case "native":
-      return await startNativeTarget(config);
+      return await startNativeTarget(options.persistent ? { stateDir: join(config.stateDir, "native") } : {});
     case "external":
       return await startExternalTarget(config);
     case "containers":

@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DrError, messageOf } from "../../errors/index.ts";
-import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, writeManifest } from "../../manifest/index.ts";
+import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
 import { hashStream } from "../../streams/hash-stream.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
@@ -114,6 +114,9 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
       contentType: ctx.recipients.length ? "application/octet-stream" : "application/json",
       signal: ctx.signal,
     });
+    // Plain list of referenced content keys (hashes only, no paths): lets retention find
+    // unreferenced objects without the secret key.
+    await ctx.storage.put(mediaRefsKey(id), `${[...new Set(files.map((f) => f.key))].sort().join("\n")}\n`, { contentType: "text/plain" });
     const present = new Set(walk.files.map((f) => f.path));
     for (const path of [...cache.keys()]) if (!present.has(path)) cache.delete(path);
 

@@ -7,7 +7,11 @@ export interface S3ClientTuning {
   maxAttempts?: number;
   /** Give up connecting after this long, ms. Default 5 000. */
   connectionTimeoutMs?: number;
-  /** Give up when a request's socket is idle this long, ms. Default 120 000. */
+  /**
+   * Give up when a request has no response headers this long after it started, ms (an
+   * upload request's body is sent within this time). Default 120 000: an 8 MiB part at
+   * 70 KB/s. A response body being streamed is not timed: a slow reader must not kill it.
+   */
   requestTimeoutMs?: number;
 }
 
@@ -28,6 +32,8 @@ export function createS3Client(endpoint: S3Endpoint, tuning: S3ClientTuning = {}
     requestHandler: {
       connectionTimeout: tuning.connectionTimeoutMs ?? 5_000,
       requestTimeout: tuning.requestTimeoutMs ?? 120_000,
+      // Without this the handler only logs a warning when requestTimeout passes.
+      throwOnRequestTimeout: true,
     },
   });
 }

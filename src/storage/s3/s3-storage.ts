@@ -14,7 +14,7 @@ import { DrError, messageOf, unable } from "../../errors/index.ts";
 import type { S3Endpoint } from "../../targets/target.ts";
 import type { ObjectInfo, PutOptions, Storage, StorageCapabilities, StoredObject } from "../storage.ts";
 import { toReadable } from "../storage-body.ts";
-import { createCancelledError, createNotFoundError, createStorageError } from "../storage-errors.ts";
+import { createCancelledError, createNotFoundError } from "../storage-errors.ts";
 import { validateKey } from "../storage-key.ts";
 import { translateStreamErrors } from "../storage-stream.ts";
 import { normalizeMetadata } from "../storage-metadata.ts";
@@ -296,8 +296,15 @@ export class S3Storage implements Storage, Disposable {
         cause: error,
       });
     }
-    const reason = isNotFound(error) ? "the bucket does not exist" : `${nameOf(error)}: ${messageOf(error)}`;
-    return createStorageError(action, where, new Error(reason, { cause: error }));
+    if (nameOf(error) === "NoSuchBucket") {
+      return new DrError("STORAGE_FAILED", unable(action, where, `bucket '${this.endpoint.bucket}' does not exist`), {
+        hint: "create it, or check DR_S3_BUCKET",
+        cause: error,
+      });
+    }
+    const name = nameOf(error);
+    const reason = name === "Error" ? messageOf(error) : `${name}: ${messageOf(error)}`;
+    return new DrError("STORAGE_FAILED", unable(action, where, reason), { cause: error });
   }
 }
 

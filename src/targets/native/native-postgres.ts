@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { chown, writeFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectPostgres, readServerVersion } from "../../clients/index.ts";
 import { findBinary, isRoot, lookupUser, runCommand, type OsUser } from "../../exec/index.ts";
@@ -12,6 +13,19 @@ export interface NativePostgresOptions {
   database?: string;
   /** Label for the temporary folder. */
   label?: string;
+  /** A persistent folder (kept across runs) instead of a temporary one. */
+  stateDir?: string;
+}
+
+/** Read or make the persistent password of a state folder. */
+async function statePassword(file: string): Promise<{ password: string; fresh: boolean }> {
+  try {
+    return { password: (await readFile(file, "utf8")).trim(), fresh: false };
+  } catch {
+    const password = randomBytes(18).toString("base64url");
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    return { password, fresh: true };
+  }
 }
 
 /** The account PostgreSQL runs as: ourselves, or `postgres` when we are root (it refuses root). */
@@ -26,11 +40,17 @@ export function postgresOsUser(): OsUser | undefined {
  */
 export async function startNativePostgres(options: NativePostgresOptions = {}): Promise<StartedPostgres> {
   const osUser = postgresOsUser();
-  const dir = await makeTempDir(options.label ?? "pg", osUser);
-  const password = randomBytes(18).toString("base64url");
+  const persistent = options.stateDir !== undefined;
+  const dir = options.stateDir ?? (await makeTempDir(options.label ?? "pg", osUser));
+  if (persistent) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (osUser) await chown(dir, osUser.uid, osUser.gid);
+  }
   const dataDir = join(dir, "data");
   const pwFile = join(dir, "pwfile");
-  try {
+  const { password, fresh } = persistent ? await statePassword(join(dir, "..", "postgres.password")) : { password: randomBytes(18).toString("base64url"), fresh: true };
+  const initialized = !fresh && existsSync(join(dataDir, "PG_VERSION"));
+  if (!initialized) try {
     await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
     if (osUser) await chown(pwFile, osUser.uid, osUser.gid);
     await runCommand(findBinary("initdb"), [
@@ -38,7 +58,7 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
       "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
     ], { asUser: osUser, timeoutMs: 120_000 });
   } catch (error) {
-    await removeTempDir(dir);
+    if (!persistent) await removeTempDir(dir);
     throw error;
   } finally {
     await rm(pwFile, { force: true });
@@ -56,6 +76,7 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
       "-c", "logging_collector=off",
     ],
     dir,
+    keepDir: persistent,
     asUser: osUser,
     stopSignal: "SIGINT",
     probe: async () => {
@@ -69,7 +90,8 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
     if (options.database && options.database !== "postgres") {
       const client = await connectPostgres(endpoint, "postgres");
       try {
-        await client.query(`CREATE DATABASE "${options.database.replaceAll('"', '""')}"`);
+        const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [options.database]);
+        if (!rowCount) await client.query(`CREATE DATABASE "${options.database.replaceAll('"', '""')}"`);
       } finally {
         await client.end();
       }

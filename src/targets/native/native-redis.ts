@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { copyFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectRedis } from "../../clients/index.ts";
 import { findBinary, runCommand } from "../../exec/index.ts";
@@ -11,6 +11,8 @@ export interface NativeRedisOptions {
   /** An RDB file to load at start (scratch restores). */
   rdbFile?: string;
   label?: string;
+  /** A persistent folder (kept across runs; data saved on stop) instead of a temporary one. */
+  stateDir?: string;
 }
 
 /**
@@ -18,7 +20,9 @@ export interface NativeRedisOptions {
  * folder. The password lives in a 0600 config file, not argv (argv is world-readable in ps).
  */
 export async function startNativeRedis(options: NativeRedisOptions = {}): Promise<StartedRedis> {
-  const dir = await makeTempDir(options.label ?? "redis");
+  const persistent = options.stateDir !== undefined;
+  const dir = options.stateDir ?? (await makeTempDir(options.label ?? "redis"));
+  if (persistent) await mkdir(dir, { recursive: true, mode: 0o700 });
   const password = randomBytes(18).toString("base64url");
   const port = await findFreePort();
   try {
@@ -29,15 +33,15 @@ export async function startNativeRedis(options: NativeRedisOptions = {}): Promis
       `dir ${dir}`,
       "dbfilename dump.rdb",
       // No automatic snapshots: backups trigger BGSAVE themselves, and a scratch server
-      // must not rewrite the file it was restored from.
-      'save ""',
+      // must not rewrite the file it was restored from. A persistent workspace saves on stop.
+      persistent ? "save 3600 1" : 'save ""',
       "appendonly no",
       "daemonize no",
       `requirepass ${password}`,
     ].join("\n");
     await writeFile(join(dir, "redis.conf"), `${conf}\n`, { mode: 0o600 });
   } catch (error) {
-    await removeTempDir(dir);
+    if (!persistent) await removeTempDir(dir);
     throw error;
   }
   const endpoint = { host: "127.0.0.1", port, password, localDataDir: dir };
@@ -46,6 +50,7 @@ export async function startNativeRedis(options: NativeRedisOptions = {}): Promis
     file: findBinary("redis-server"),
     args: [join(dir, "redis.conf")],
     dir,
+    keepDir: persistent,
     probe: async () => {
       const client = await connectRedis(endpoint);
       // While an RDB loads, commands answer LOADING; wait for it to finish.

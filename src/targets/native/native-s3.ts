@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeTempDir } from "../../lifecycle/index.ts";
@@ -40,8 +40,9 @@ async function readFauxqsVersion(): Promise<string> {
  * port with objects stored as files in its own temporary folder, and a bucket made for us.
  * fauxqs takes no listen address and binds all interfaces; we only ever talk to 127.0.0.1.
  */
-export async function startNativeS3(bucket = "dr-drill-backups"): Promise<StartedS3> {
-  const dir = await makeTempDir("s3");
+export async function startNativeS3(bucket = "dr-drill-backups", stateDir?: string): Promise<StartedS3> {
+  const dir = stateDir ?? (await makeTempDir("s3"));
+  if (stateDir) await mkdir(stateDir, { recursive: true, mode: 0o700 });
   let port: number | undefined;
   const logFile = join(dir, "s3.log");
   const server: ServerProcess = await startServerProcess({
@@ -49,6 +50,7 @@ export async function startNativeS3(bucket = "dr-drill-backups"): Promise<Starte
     file: process.execPath,
     args: [SERVER_SCRIPT, join(dir, "objects"), bucket],
     dir,
+    keepDir: stateDir !== undefined,
     probe: async () => {
       port ??= await readPrintedPort(logFile);
       if (port === undefined) return false;

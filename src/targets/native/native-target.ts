@@ -1,6 +1,5 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { DrConfig } from "../../config/index.ts";
 import { makeTempDir, registerCleanup, removeTempDir } from "../../lifecycle/index.ts";
 import type { StartedPostgres, StartedRedis, StartedTarget, TargetDescription } from "../target.ts";
 import { startNativePostgres } from "./native-postgres.ts";
@@ -36,12 +35,13 @@ async function stopAll(stoppers: (() => Promise<void>)[]): Promise<void> {
  * parallel, each on 127.0.0.1 with an ephemeral port and its own temporary folder, plus an
  * empty media folder. If one fails to start, the others are stopped before the error.
  */
-export async function startNativeTarget(_config?: DrConfig): Promise<NativeTarget> {
+export async function startNativeTarget(options: { stateDir?: string } = {}): Promise<NativeTarget> {
+  const state = options.stateDir;
   const results = await Promise.allSettled([
-    startNativePostgres({ database: NATIVE_SOURCE_DATABASE, label: "pg-source" }),
-    startNativeRedis({ label: "redis-source" }),
-    startNativeS3(),
-    makeTempDir("media"),
+    startNativePostgres({ database: NATIVE_SOURCE_DATABASE, label: "pg-source", stateDir: state && join(state, "postgres") }),
+    startNativeRedis({ label: "redis-source", stateDir: state && join(state, "redis") }),
+    startNativeS3("dr-drill-backups", state && join(state, "s3")),
+    state ? mkdir(state, { recursive: true }).then(() => state) : makeTempDir("media"),
   ]);
   const [pgResult, redisResult, s3Result, mediaResult] = results;
   const failed = results.find((r) => r.status === "rejected");
@@ -59,10 +59,10 @@ export async function startNativeTarget(_config?: DrConfig): Promise<NativeTarge
   const s3 = (s3Result as PromiseFulfilledResult<StartedS3>).value;
   const mediaRoot = (mediaResult as PromiseFulfilledResult<string>).value;
   const mediaDir = join(mediaRoot, "media");
-  await mkdir(mediaDir);
+  await mkdir(mediaDir, { recursive: true });
 
   const scratch = new Set<StartedPostgres | StartedRedis>();
-  const removeMedia = () => removeTempDir(mediaRoot);
+  const removeMedia = state ? async () => undefined : () => removeTempDir(mediaRoot);
   const unregisterMedia = registerCleanup(removeMedia);
   let stopped = false;
 
@@ -110,7 +110,7 @@ export async function startNativeTarget(_config?: DrConfig): Promise<NativeTarge
     startScratchRedis: async (rdbFile: string) => track(await startNativeRedis({ rdbFile, label: "redis-scratch" })),
     describe: () => description,
     pids: () => [postgres.pid, redis.pid, s3.pid, ...[...scratch].map((s) => s.pid)].filter((p): p is number => p !== undefined),
-    dirs: () => [postgres.dir, redis.dir, s3.dir, mediaRoot, ...[...scratch].map((s) => s.dir)].filter((d): d is string => d !== undefined),
+    dirs: () => (state ? [...scratch].map((s) => s.dir) : [postgres.dir, redis.dir, s3.dir, mediaRoot, ...[...scratch].map((s) => s.dir)]).filter((d): d is string => d !== undefined),
     stop,
     [Symbol.asyncDispose]: stop,
   };

@@ -22,8 +22,10 @@ export interface StartServerOptions {
   name: string;
   file: string;
   args: readonly string[];
-  /** Temporary folder it owns; removed on stop. */
+  /** Folder it owns; removed on stop unless keepDir. */
   dir: string;
+  /** Keep the folder on stop (a persistent workspace). */
+  keepDir?: boolean;
   asUser?: OsUser;
   env?: Record<string, string | undefined>;
   /** The signal that shuts it down cleanly (PostgreSQL: SIGINT = fast shutdown). */
@@ -83,7 +85,7 @@ export async function startServerProcess(options: StartServerOptions): Promise<S
         await waitForExit(child, 5_000);
       }
     }
-    await removeTempDir(options.dir);
+    if (!options.keepDir) await removeTempDir(options.dir);
   };
   const unregister = registerCleanup(stop);
 

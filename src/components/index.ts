@@ -1,0 +1,16 @@
+export * from "./backup-context.ts";
+export * from "./download-part.ts";
+export * from "./retention.ts";
+export * from "./run-backup.ts";
+export * from "./upload-part.ts";
+export * from "./verify-backup.ts";
+export { backupPostgres } from "./postgres/postgres-backup.ts";
+export { assertRestorable, dropScratchDatabase, restorePostgres, scratchDatabaseName, SCRATCH_COMMENT, type PostgresRestoreResult } from "./postgres/postgres-restore.ts";
+export { countRows, readMigrations, readNewestHeartbeat } from "./postgres/postgres-facts.ts";
+export { assertToolNotOlder, readToolVersion } from "./postgres/pg-tool-version.ts";
+export { backupRedis, checkRdbFile } from "./redis/redis-backup.ts";
+export { compareRedisWithManifest, restoreRedisToDir, type RedisComparison } from "./redis/redis-restore.ts";
+export { runBgsave } from "./redis/redis-snapshot.ts";
+export { backupMedia } from "./media/media-backup.ts";
+export { readSnapshotFileList, restoreMedia, type MediaRestoreResult } from "./media/media-restore.ts";
+export { makeExcludeMatcher } from "./media/media-exclude.ts";

@@ -1,0 +1,94 @@
+import { text } from "node:stream/consumers";
+import type { ComponentName, SchedulePolicy } from "../config/index.ts";
+import { type BackupEntry, listBackups, mediaRefsKey } from "../manifest/index.ts";
+import type { Storage } from "../storage/storage.ts";
+
+/** Incomplete backup folders younger than this may still be running: never touched. */
+export const INCOMPLETE_GRACE_MS = 24 * 3_600_000;
+
+/** One backup folder retention will remove, and why. */
+export interface RetentionDeletion {
+  id: string;
+  status: BackupEntry["status"];
+  keys: string[];
+  bytes: number;
+  reason: string;
+}
+
+/** What retention decided for one component. */
+export interface RetentionPlan {
+  component: ComponentName;
+  /** Complete backups kept, oldest first. */
+  kept: string[];
+  deletions: RetentionDeletion[];
+  /** Media content objects no kept snapshot refers to. */
+  orphanObjects: string[];
+  /** Why orphan objects were not computed, when they were not. */
+  orphanNote?: string;
+}
+
+/**
+ * Decide what to delete: complete backups older than the retention window, except the
+ * newest complete backup, which is kept whatever its age (a stalled schedule must never
+ * leave zero backups); incomplete folders only when older than the grace period and older
+ * than the newest complete backup (a backup still running is never removed). Pure.
+ */
+export function planRetention(component: ComponentName, entries: readonly BackupEntry[], policy: Pick<SchedulePolicy, "retentionMs">, now: Date): RetentionPlan {
+  const complete = entries.filter((e) => e.status === "complete");
+  const newest = complete.at(-1);
+  const cutoff = now.getTime() - policy.retentionMs;
+  const deletions: RetentionDeletion[] = [];
+  const kept: string[] = [];
+  for (const entry of entries) {
+    const age = now.getTime() - entry.date.getTime();
+    if (entry.status === "complete") {
+      if (entry === newest || entry.date.getTime() >= cutoff) kept.push(entry.id);
+      else deletions.push({ id: entry.id, status: entry.status, keys: entry.keys, bytes: entry.bytes, reason: `older than retention (${Math.round(age / 3_600_000)}h)` });
+    } else if (age > INCOMPLETE_GRACE_MS && newest && entry.date < newest.date) {
+      deletions.push({ id: entry.id, status: entry.status, keys: entry.keys, bytes: entry.bytes, reason: `incomplete (${entry.status}) and older than the newest complete backup` });
+    }
+  }
+  return { component, kept, deletions, orphanObjects: [] };
+}
+
+/** Content objects not referenced by any kept media snapshot (needs every kept snapshot's refs). */
+async function findOrphanObjects(storage: Storage, kept: readonly string[]): Promise<{ orphans: string[]; note?: string }> {
+  const referenced = new Set<string>();
+  for (const id of kept) {
+    const info = await storage.stat(mediaRefsKey(id));
+    if (!info) return { orphans: [], note: `snapshot ${id} has no refs list; unreferenced media objects kept` };
+    for (const key of (await text(await storage.get(mediaRefsKey(id)))).split("\n")) if (key) referenced.add(key);
+  }
+  const orphans: string[] = [];
+  for await (const object of storage.list("media/objects/")) if (!referenced.has(object.key)) orphans.push(object.key);
+  return { orphans };
+}
+
+/** Plan retention for a component from what is in storage. */
+export async function planComponentRetention(storage: Storage, component: ComponentName, policy: SchedulePolicy, now = new Date()): Promise<RetentionPlan> {
+  const plan = planRetention(component, await listBackups(storage, component), policy, now);
+  if (component === "media" && plan.kept.length > 0) {
+    const { orphans, note } = await findOrphanObjects(storage, plan.kept);
+    plan.orphanObjects = orphans;
+    if (note) plan.orphanNote = note;
+  }
+  return plan;
+}
+
+/** Apply a plan: delete manifests first (so a half-pruned backup is incomplete, never "complete but broken"), then the rest. */
+export async function applyRetention(storage: Storage, plan: RetentionPlan): Promise<{ deletedObjects: number; deletedBytes: number }> {
+  let deletedObjects = 0;
+  let deletedBytes = 0;
+  for (const deletion of plan.deletions) {
+    const manifests = deletion.keys.filter((k) => k.endsWith("/manifest.json"));
+    await storage.deleteMany(manifests);
+    await storage.deleteMany(deletion.keys.filter((k) => !k.endsWith("/manifest.json")));
+    deletedObjects += deletion.keys.length;
+    deletedBytes += deletion.bytes;
+  }
+  if (plan.orphanObjects.length) {
+    await storage.deleteMany(plan.orphanObjects);
+    deletedObjects += plan.orphanObjects.length;
+  }
+  return { deletedObjects, deletedBytes };
+}
