@@ -383,8 +383,11 @@ if [ "${#need_build[@]}" -gt 0 ]; then
         ;;
     esac
   done
-  # Superseded builds leave untagged images behind; drop ours.
+  # Superseded builds leave untagged images behind, and base images of older recipes
+  # stay tagged: drop ours (an image still built on an old base keeps its layers).
   docker image prune -f --filter "label=dr-drill.recipe" >/dev/null 2>&1 || true
+  docker images --format '{{.Repository}}:{{.Tag}}' dr-drill/base | grep -vxF "$base_image" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 
 say "done in $((SECONDS - t0))s:"

@@ -1,0 +1,22 @@
+import { formatBytes, formatDuration } from "../../config/index.ts";
+import { applyRetention, planComponentRetention } from "../../components/index.ts";
+import { say } from "../output.ts";
+import { openSession } from "../session.ts";
+import { parseComponents } from "./backup-command.ts";
+
+/** `dr-drill prune [component] [--dry-run]`: apply retention; the newest good backup always stays. */
+export async function pruneCommand(which: string | undefined, options: { target?: string; dryRun?: boolean }): Promise<number> {
+  await using session = await openSession({ target: options.target, persistent: true });
+  await session.storage.check();
+  for (const component of parseComponents(which)) {
+    const policy = session.config.schedule[component];
+    const plan = await planComponentRetention(session.storage, component, policy);
+    say(`${component}: retention ${formatDuration(policy.retentionMs)}, keep ${plan.kept.length}, delete ${plan.deletions.length}${plan.orphanObjects.length ? ` (+${plan.orphanObjects.length} unreferenced media objects)` : ""}${plan.orphanNote ? ` — ${plan.orphanNote}` : ""}`);
+    for (const d of plan.deletions) say(`  ${options.dryRun ? "would delete" : "delete"} ${d.id} (${formatBytes(d.bytes)}): ${d.reason}`);
+    if (!options.dryRun) {
+      const { deletedObjects, deletedBytes } = await applyRetention(session.storage, plan);
+      say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,105 @@
+import { Command, CommanderError, Option } from "commander";
+import { EXIT_USAGE } from "../errors/index.ts";
+import { backupCommand } from "./commands/backup-command.ts";
+import { configCommand } from "./commands/config-command.ts";
+import { listCommand } from "./commands/list-command.ts";
+import { pruneCommand } from "./commands/prune-command.ts";
+import { restoreCommand } from "./commands/restore-command.ts";
+import { seedCommand } from "./commands/seed-command.ts";
+import { verifyCommand } from "./commands/verify-command.ts";
+import { reportError } from "./output.ts";
+
+const targetOption = () => new Option("--target <kind>", "where the servers come from (overrides DR_TARGET)").choices(["native", "external", "containers"]);
+
+/** Wrap a command so its result or error becomes the process exit code. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      process.exitCode = await fn(...args);
+    } catch (error) {
+      process.exitCode = reportError(error);
+    }
+  };
+}
+
+/** The dr-drill command line (thin: every command calls into the domain modules). */
+export function buildProgram(): Command {
+  const program = new Command("dr-drill")
+    .description("Back up PostgreSQL, Redis and media to S3, prove the backups restore, and report measured RPO/RTO.")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command("drill")
+    .description("seed -> backup -> declared failure -> restore -> smoke checks -> measurements -> reports/DR_STATUS.md")
+    .addOption(targetOption())
+    .option("--keep", "keep the scratch database and servers' data for inspection")
+    .action(action(async (opts: { target?: string; keep?: boolean }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
+
+  program.command("backup")
+    .description("back up one component or all of them")
+    .argument("<component>", "postgres, redis, media or all")
+    .addOption(targetOption())
+    .option("--allow-unencrypted", "store plaintext when no age recipient is configured")
+    .option("--prune", "apply retention after every backup succeeded")
+    .action(action(backupCommand));
+
+  program.command("list")
+    .description("list backups and their status")
+    .argument("[component]", "postgres, redis, media (default: all)")
+    .addOption(targetOption())
+    .option("--json", "machine-readable output")
+    .action(action(listCommand));
+
+  program.command("verify")
+    .description("re-download, check SHA-256, decrypt and read backups with their own tools")
+    .argument("[component]", "postgres, redis, media (default: all)")
+    .addOption(targetOption())
+    .option("--latest", "the newest complete backup (default)")
+    .option("--backup <id>", "a specific backup")
+    .option("--all", "every complete backup")
+    .option("--json", "machine-readable output")
+    .action(action(verifyCommand));
+
+  program.command("prune")
+    .description("apply retention; never deletes the newest good backup")
+    .argument("[component]", "postgres, redis, media (default: all)")
+    .addOption(targetOption())
+    .option("--dry-run", "list what would be deleted")
+    .action(action(pruneCommand));
+
+  program.command("restore")
+    .description("restore a backup into a new database or an empty folder")
+    .argument("<component>", "postgres, redis or media")
+    .addOption(targetOption())
+    .option("--latest", "the newest complete backup (default)")
+    .option("--backup <id>", "a specific backup")
+    .option("--into <where>", "postgres://USER@HOST:PORT/NEW_DB, or a folder for redis/media")
+    .action(action(restoreCommand));
+
+  program.command("seed")
+    .description("fill the embedded servers with the DeltaCrown fixtures and print what is there")
+    .addOption(targetOption())
+    .action(action(seedCommand));
+
+  program.command("config")
+    .description("print the effective configuration (secrets masked)")
+    .addOption(targetOption())
+    .action(action(configCommand));
+
+  return program;
+}
+
+/** Run the CLI; usage errors exit 2. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    process.exitCode = reportError(error);
+  }
+}
