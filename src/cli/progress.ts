@@ -15,13 +15,15 @@ export interface ProgressTask<C> {
  */
 export async function runWithProgress<C extends object>(tasks: readonly ProgressTask<C>[], ctx: C): Promise<unknown[]> {
   const errors: unknown[] = [];
+  const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const list = new Listr<C>(
     tasks.map((task): ListrTask<C> => ({
       title: task.title,
       task: async (c, listrTask) => {
         try {
+          // Live status lines only on a terminal: in logs they would be one line per chunk.
           await task.run(c, (status) => {
-            listrTask.output = status;
+            if (live) listrTask.output = status;
           });
         } catch (error) {
           errors.push(error);
@@ -37,7 +39,7 @@ export async function runWithProgress<C extends object>(tasks: readonly Progress
       // The live renderer on a terminal; listr2 falls back to plain lines when stdout is not a TTY.
       renderer: "default",
       fallbackRenderer: "simple",
-      fallbackRendererCondition: () => !process.stdout.isTTY || Boolean(process.env.CI),
+      fallbackRendererCondition: () => !live,
       collectErrors: false,
     },
   );

@@ -35,13 +35,18 @@ export async function connectRedis(endpoint: RedisEndpoint, source?: string): Pr
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  client.on("error", () => undefined);
+  // ioredis reports the real cause (ECONNREFUSED, WRONGPASS) only through 'error' events.
+  let lastError: unknown;
+  client.on("error", (error: unknown) => {
+    lastError = error;
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new DrError("TARGET_UNREACHABLE", `unable to connect to Redis '${describeRedis(endpoint)}': ${messageOf(error)}`, {
+    const reason = lastError && messageOf(lastError) !== messageOf(error) ? `${messageOf(error)} (${messageOf(lastError)})` : messageOf(error);
+    throw new DrError("TARGET_UNREACHABLE", `unable to connect to Redis '${describeRedis(endpoint)}': ${reason}`, {
       cause: error,
       hint: source ? `check ${source}: host, port and password` : "check the server is running and the password is right",
       exitCode: source?.startsWith("DR_") ? 2 : 1,

@@ -51,11 +51,42 @@ async function checkStoredOnly(options: VerifyOptions): Promise<CheckResult> {
   return { name: "stored SHA-256", status: "ok", detail: `${part.key}: ${size} bytes, ${sha256.slice(0, 16)}…` };
 }
 
+/**
+ * A sink feeding `target` until it closes (pg_restore --list stops reading after the table
+ * of contents), then discarding: the download must still run to the end to check hashes.
+ */
+function feedUntilClosed(target: Writable): Writable {
+  let open = true;
+  target.on("error", () => {
+    open = false;
+  });
+  target.on("close", () => {
+    open = false;
+  });
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!open) return callback();
+      if (target.write(chunk)) return callback();
+      const resume = () => {
+        target.off("drain", resume);
+        target.off("close", resume);
+        callback();
+      };
+      target.once("drain", resume);
+      target.once("close", resume);
+    },
+    final(callback) {
+      if (open) target.end();
+      callback();
+    },
+  });
+}
+
 /** `pg_restore --list` reads the dump's table of contents from stdin: a readable archive. */
 async function listArchive(options: VerifyOptions, download: DownloadOptions): Promise<number> {
   const pgRestore = findBinary("pg_restore");
   const proc = startCommand(pgRestore, ["--list"], { timeoutMs: 6 * 3_600_000, signal: options.signal });
-  const [, result] = await Promise.all([downloadPart(download, proc.stdin!), proc]);
+  const [, result] = await Promise.all([downloadPart(download, feedUntilClosed(proc.stdin!)), proc]);
   if (result.failed) throw commandError(describeCommand(pgRestore, ["--list"]), result, String(result.stderr ?? ""));
   return String(result.stdout ?? "").split("\n").filter((line) => line.trim() && !line.startsWith(";")).length;
 }

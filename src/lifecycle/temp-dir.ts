@@ -1,7 +1,7 @@
 import { chownSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { OsUser } from "../exec/index.ts";
 
 /** The prefix of every temporary folder dr-drill makes (tests look for leftovers by it). */
@@ -14,7 +14,13 @@ export async function makeTempDir(label: string, owner?: OsUser): Promise<string
   return dir;
 }
 
-/** Remove a temporary folder and everything in it. */
+/**
+ * Remove a temporary folder and everything in it. Only folders this module made (named
+ * with TEMP_PREFIX) are removed: a persistent workspace passed here by mistake survives.
+ */
 export async function removeTempDir(dir: string): Promise<void> {
+  if (!basename(dir).startsWith(TEMP_PREFIX)) {
+    throw new Error(`refusing to remove '${dir}': not a dr-drill temporary folder`);
+  }
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }

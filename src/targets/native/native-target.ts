@@ -50,7 +50,7 @@ export async function startNativeTarget(options: { stateDir?: string } = {}): Pr
       pgResult.status === "fulfilled" ? pgResult.value.stop() : undefined,
       redisResult.status === "fulfilled" ? redisResult.value.stop() : undefined,
       s3Result.status === "fulfilled" ? s3Result.value.stop() : undefined,
-      mediaResult.status === "fulfilled" ? removeTempDir(mediaResult.value) : undefined,
+      mediaResult.status === "fulfilled" && !state ? removeTempDir(mediaResult.value) : undefined,
     ]);
     throw failed.reason;
   }

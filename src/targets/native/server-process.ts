@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { chown, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ResultPromise } from "execa";
 import { DrError, messageOf } from "../../errors/index.ts";
@@ -63,6 +63,10 @@ async function waitForExit(child: ResultPromise, ms: number): Promise<boolean> {
  */
 export async function startServerProcess(options: StartServerOptions): Promise<ServerProcess> {
   const logFile = join(options.dir, `${options.name}.log`);
+  // A persistent folder keeps its log across runs: start each run with an empty one, so
+  // readiness checks read this run's lines only.
+  await writeFile(logFile, "");
+  if (options.asUser && process.getuid?.() === 0) await chown(logFile, options.asUser.uid, options.asUser.gid);
   const child = startCommand(options.file, options.args, {
     asUser: options.asUser,
     env: options.env,
