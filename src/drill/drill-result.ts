@@ -1,0 +1,66 @@
+import type { ComponentName, DrConfig } from "../config/index.ts";
+import type { PostgresRestoreResult, RedisComparison, VerifyResult } from "../components/index.ts";
+import type { BackupManifest } from "../manifest/index.ts";
+import type { RpoMeasurement, RtoProjection, SizeRangeResult } from "../measure/index.ts";
+import type { TargetDescription } from "../targets/target.ts";
+import type { SmokeResult } from "./smoke-checks.ts";
+import type { StepResult } from "./step-recorder.ts";
+import type { SeedResult } from "./seed-source.ts";
+
+/** A recovery of one component, timed from the declared failure. */
+export interface RecoveryResult {
+  component: ComponentName;
+  /** The backup restored (after any fallback). */
+  backupId: string | undefined;
+  /** Backups skipped because they failed their checks (e.g. corrupted), with why. */
+  skipped: { id: string; reason: string }[];
+  /** Timed steps, in order. */
+  steps: StepResult[];
+  /** Declared failure -> service usable again (restored and checked), ms. */
+  rtoMs: number | undefined;
+  ok: boolean;
+  /** The error that ended it, when it failed. */
+  error?: string;
+}
+
+/** Everything one drill run measured: the report is rendered from this alone. */
+export interface DrillResult {
+  /** When the drill started and finished, ISO. */
+  startedAt: string;
+  finishedAt: string;
+  target: TargetDescription;
+  /** Objectives and schedule in force. */
+  config: Pick<DrConfig, "objectives" | "schedule" | "postgres" | "media" | "report" | "smoke">;
+  /** Where the keys came from (never the keys). */
+  keySource: string;
+  /** Storage location (no secrets). */
+  storageLocation: string;
+  storageCapabilities: { versioning: boolean; objectLock: boolean };
+  seed: SeedResult | undefined;
+  /** Backups this drill took, oldest first. */
+  backups: BackupManifest[];
+  /** Measured wall time of each backup, ms, by id. */
+  backupDurations: Record<string, number>;
+  /** Phase steps of the whole drill (seed, backups, failure, recoveries, cleanup). */
+  phases: StepResult[];
+  /** Declared failure instant, ISO. */
+  failureAt: string;
+  /** Newest heartbeat in the source at the failure, ISO. */
+  sourceLastHeartbeat: string | undefined;
+  heartbeatRows: number;
+  recoveries: Record<ComponentName, RecoveryResult>;
+  postgresRestore: PostgresRestoreResult | undefined;
+  /** Newest heartbeat found in the restored database, ISO. */
+  restoredLastHeartbeat: string | undefined;
+  smoke: SmokeResult[];
+  redisComparison: RedisComparison | undefined;
+  media: { restoredFiles: number; restoredBytes: number; matchesSource: boolean; detail: string } | undefined;
+  verify: VerifyResult[];
+  rpo: RpoMeasurement;
+  sizeRange: SizeRangeResult | undefined;
+  /** Restore rates, GB/min: of dump bytes and of database bytes. */
+  rates: { dumpGbPerMin: number; databaseGbPerMin: number } | undefined;
+  projection: RtoProjection | undefined;
+  /** Total bytes in storage at the end, and by component. */
+  storageBytes: { total: number; byComponent: Record<ComponentName, number> };
+}

@@ -1,0 +1,4 @@
+export * from "./rate.ts";
+export * from "./rpo.ts";
+export * from "./rto.ts";
+export * from "./size-range.ts";

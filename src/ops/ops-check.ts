@@ -1,0 +1,41 @@
+import type { DrConfig } from "../config/index.ts";
+import type { DrillResult } from "../drill/drill-result.ts";
+import type { Storage } from "../storage/storage.ts";
+import type { StartedTarget } from "../targets/target.ts";
+
+/** What every ops check gets: the drill's measurements and live access to the servers. */
+export interface OpsInput {
+  drill: DrillResult;
+  config: DrConfig;
+  target: StartedTarget;
+  storage: Storage;
+  identities: readonly string[];
+  recipients: readonly string[];
+  /** Makes a storage rooted at a sub-prefix (scratch space for checks that write). */
+  scratchStorage: (prefix: string) => Storage & { client?: unknown };
+}
+
+/** A check's verdict. */
+export interface OpsOutcome {
+  status: "passed" | "failed" | "not verified";
+  /** The facts behind the verdict (bytes, counts, checksums), or why it could not run. */
+  detail: string;
+}
+
+/** One of the ten ops tests, named as in the reference document. */
+export interface OpsCheck {
+  name: string;
+  run(input: OpsInput): Promise<OpsOutcome>;
+}
+
+/** One check's result with its runtime, as the report's table shows it. */
+export interface OpsTestResult extends OpsOutcome {
+  name: string;
+  durationMs: number;
+}
+
+/** passed when every condition holds, else failed with the conditions that did not. */
+export function verdict(conditions: readonly [boolean, string][], facts: string): OpsOutcome {
+  const failed = conditions.filter(([ok]) => !ok).map(([, what]) => what);
+  return failed.length ? { status: "failed", detail: `${failed.join("; ")} (${facts})` } : { status: "passed", detail: facts };
+}

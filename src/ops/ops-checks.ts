@@ -1,0 +1,265 @@
+import { execa } from "execa";
+import { createReadStream } from "node:fs";
+import { text } from "node:stream/consumers";
+import { formatBytes, formatDuration } from "../config/index.ts";
+import { applyRetention, backupMedia, planComponentRetention, verifyBackup, runBgsave } from "../components/index.ts";
+import { connectRedis } from "../clients/index.ts";
+import { findBinary } from "../exec/index.ts";
+import { type BackupManifest, makeBackupId, writeManifest, listBackups } from "../manifest/index.ts";
+import { parseKeyspace } from "../components/redis/redis-snapshot.ts";
+import { makeExcludeMatcher } from "../components/media/media-exclude.ts";
+import { walkMedia } from "../components/media/media-walk.ts";
+import { readSnapshotFileList } from "../components/media/media-restore.ts";
+import { hashStream } from "../streams/hash-stream.ts";
+import { join } from "node:path";
+import { type OpsCheck, type OpsInput, verdict } from "./ops-check.ts";
+
+const latest = (input: OpsInput, component: BackupManifest["component"]) => input.drill.backups.filter((b) => b.component === component).at(-1);
+
+/** A dump object exists, its stored size and SHA-256 match the manifest, and pg_restore reads every table from it. */
+const postgresBackupCreatesDumpFile: OpsCheck = {
+  name: "test_postgres_backup_creates_dump_file",
+  async run(input) {
+    const manifest = latest(input, "postgres");
+    if (!manifest) return { status: "failed", detail: "the drill took no PostgreSQL backup" };
+    const part = manifest.parts[0]!;
+    const stat = await input.storage.stat(part.key);
+    const result = await verifyBackup({ storage: input.storage, manifest, identities: input.identities });
+    const entries = Number(/(\d+) archive entries/.exec(result.checks.map((c) => c.detail).join(" "))?.[1] ?? 0);
+    const tables = Object.keys(manifest.postgres?.tables ?? {}).length;
+    return verdict([
+      [stat !== undefined, `object ${part.key} is missing`],
+      [stat?.size === part.size && part.size > 0, `stored size ${stat?.size} differs from manifest ${part.size}`],
+      [result.ok, `verify failed: ${result.checks.filter((c) => c.status === "failed").map((c) => c.detail).join("; ")}`],
+      [entries > tables && tables > 0, `pg_restore --list shows ${entries} entries for ${tables} tables`],
+    ], `${part.key}: ${formatBytes(part.size)}, SHA-256 ${part.sha256.slice(0, 12)}…, ${entries} archive entries for ${tables} tables`);
+  },
+};
+
+/** The newest dump is within configured bounds and within 0.5x-2x of the median of earlier backups. */
+const postgresBackupSizeWithinExpectedRange: OpsCheck = {
+  name: "test_postgres_backup_size_within_expected_range",
+  async run(input) {
+    const range = input.drill.sizeRange;
+    if (!range) return { status: "failed", detail: "no PostgreSQL backup to check" };
+    if (range.samples === 0 && range.min === undefined && range.max === undefined) {
+      return { status: "not verified", detail: "no earlier backup and no configured bounds to compare with" };
+    }
+    const facts = `${formatBytes(range.size)} vs median ${range.median === undefined ? "n/a" : formatBytes(range.median)} of ${range.samples} earlier backup(s)${range.ratio ? ` (${(range.ratio * 100).toFixed(0)}%)` : ""}`;
+    return range.ok ? { status: "passed", detail: facts } : { status: "failed", detail: `${range.reasons.join("; ")} (${facts})` };
+  },
+};
+
+/** BGSAVE made a new RDB (LASTSAVE moved), redis-check-rdb accepts it, and its key count equals the server's. */
+const redisRdbSnapshotGenerated: OpsCheck = {
+  name: "test_redis_rdb_snapshot_generated",
+  async run(input) {
+    const manifest = latest(input, "redis");
+    if (!manifest?.redis) return { status: "failed", detail: "the drill took no Redis backup" };
+    const drillStart = Math.floor(Date.parse(input.drill.startedAt) / 1000);
+    const client = await connectRedis(input.target.redis);
+    let keys: Record<string, number>;
+    let fresh: number | undefined;
+    try {
+      keys = parseKeyspace(await client.info("keyspace")).keys;
+      if (input.target.redis.localDataDir) fresh = await runBgsave(client);
+    } finally {
+      client.disconnect();
+    }
+    const result = await verifyBackup({ storage: input.storage, manifest, identities: input.identities });
+    const total = (k: Record<string, number>) => Object.values(k).reduce((a, b) => a + b, 0);
+    return verdict([
+      [manifest.redis.lastSave >= drillStart - 1, `snapshot LASTSAVE ${manifest.redis.lastSave} predates the drill (${drillStart})`],
+      [result.ok, `verify failed: ${result.checks.map((c) => c.detail).join("; ")}`],
+      [total(manifest.redis.keys) === total(keys) && total(keys) > 0, `manifest has ${total(manifest.redis.keys)} keys, server has ${total(keys)}`],
+      [fresh === undefined || fresh >= manifest.redis.lastSave, "a new BGSAVE did not advance LASTSAVE"],
+    ], `${manifest.id}: ${manifest.redis.method}, LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()}, ${total(keys)} keys, redis-check-rdb ok`);
+  },
+};
+
+/** The snapshot holds exactly the source's files (excludes left out), changes upload only what changed, and a no-change run uploads 0 bytes. */
+const mediaFilesSyncToS3: OpsCheck = {
+  name: "test_media_files_sync_to_s3",
+  async run(input) {
+    const snapshots = input.drill.backups.filter((b) => b.component === "media");
+    const last = snapshots.at(-1);
+    if (!last?.media) return { status: "failed", detail: "the drill took no media snapshot" };
+    const list = await readSnapshotFileList({ storage: input.storage, manifest: last, identities: input.identities });
+    const walk = await walkMedia(input.target.mediaDir, makeExcludeMatcher(input.config.media.excludes));
+    const snapshotPaths = new Set(list.files.map((f) => f.path));
+    const sourcePaths = walk.files.map((f) => f.path);
+    const missing = sourcePaths.filter((p) => !snapshotPaths.has(p));
+    const excludedInSnapshot = list.files.filter((f) => /(^|\/)(__pycache__\/|\.DS_Store$)|\.pyc$/.test(f.path));
+    let hashMismatch = 0;
+    for (const file of list.files.slice(0, 50)) {
+      const { sha256 } = await hashStream(createReadStream(join(input.target.mediaDir, file.path)));
+      if (sha256 !== file.sha256) hashMismatch += 1;
+    }
+    const again = await backupMedia({
+      storage: input.storage, config: input.config, postgres: input.target.postgres, redis: input.target.redis,
+      mediaDir: input.target.mediaDir, recipients: input.recipients,
+    });
+    const round2 = snapshots.length >= 2 ? snapshots.at(-1)!.media! : undefined;
+    return verdict([
+      [missing.length === 0 && list.files.length === sourcePaths.length, `snapshot has ${list.files.length} files, source ${sourcePaths.length} (${missing.length} missing)`],
+      [excludedInSnapshot.length === 0, `${excludedInSnapshot.length} excluded files were backed up`],
+      [last.media.excludedFiles > 0 || walk.excluded === 0, "excluded files were not counted"],
+      [hashMismatch === 0, `${hashMismatch} files differ from their recorded SHA-256`],
+      [again.media!.uploadedBytes === 0 && again.media!.uploadedFiles === 0, `a no-change sync uploaded ${again.media!.uploadedFiles} files (${again.media!.uploadedBytes} bytes)`],
+      [round2 === undefined || (round2.uploadedFiles >= 1 && round2.uploadedFiles < round2.files), `the incremental round uploaded ${round2?.uploadedFiles} of ${round2?.files} files`],
+    ], `${list.files.length} files (${formatBytes(last.media.bytes)}), ${last.media.excludedFiles} excluded; incremental round uploaded ${round2?.uploadedFiles ?? "n/a"} file(s); no-change sync uploaded ${again.media!.uploadedBytes} bytes`);
+  },
+};
+
+/** Backups older than retention are deleted, recent ones kept, and the newest kept even when every backup is old. */
+const backupRetentionPolicyEnforced: OpsCheck = {
+  name: "test_backup_retention_policy_enforced",
+  async run(input) {
+    const storage = input.scratchStorage(`retention-check-${Date.now()}/`);
+    const policy = input.config.schedule.postgres;
+    const now = Date.now();
+    const ages = [policy.retentionMs * 3, policy.retentionMs * 2, policy.retentionMs + 3_600_000, policy.retentionMs / 2, 60_000];
+    const ids: string[] = [];
+    for (const age of ages) {
+      const started = new Date(now - age);
+      const id = makeBackupId("postgres", started);
+      const key = `postgres/${id.slice("postgres-".length)}/data.dump`;
+      await storage.put(key, `fake dump ${id}`);
+      await writeManifest(storage, fakeManifest(id, started, key));
+      ids.push(id);
+    }
+    // An interrupted backup (data, no manifest) older than the grace period and the newest complete one.
+    const orphanId = makeBackupId("postgres", new Date(now - policy.retentionMs * 4));
+    await storage.put(`postgres/${orphanId.slice("postgres-".length)}/data.dump`, "partial");
+    const plan = await planComponentRetention(storage, "postgres", policy, new Date(now));
+    await applyRetention(storage, plan);
+    const left = (await listBackups(storage, "postgres")).map((e) => e.id);
+    // Everything expired: the newest must survive anyway.
+    const oldStorage = input.scratchStorage(`retention-check-old-${now}/`);
+    const oldIds = [policy.retentionMs * 3, policy.retentionMs * 2].map((age) => makeBackupId("postgres", new Date(now - age)));
+    for (const id of oldIds) {
+      const started = new Date(Date.parse(new Date(now).toISOString()) - (id === oldIds[0] ? policy.retentionMs * 3 : policy.retentionMs * 2));
+      const key = `postgres/${id.slice("postgres-".length)}/data.dump`;
+      await oldStorage.put(key, "x");
+      await writeManifest(oldStorage, fakeManifest(id, started, key));
+    }
+    await applyRetention(oldStorage, await planComponentRetention(oldStorage, "postgres", policy, new Date(now)));
+    const oldLeft = (await listBackups(oldStorage, "postgres")).map((e) => e.id);
+    for (const s of [storage, oldStorage]) {
+      const keys: string[] = [];
+      for await (const o of s.list("")) keys.push(o.key);
+      await s.deleteMany(keys);
+    }
+    const expectedKept = ids.slice(3);
+    return verdict([
+      [JSON.stringify(left) === JSON.stringify(expectedKept), `kept ${left.join(", ")} instead of ${expectedKept.join(", ")}`],
+      [!left.includes(orphanId), "an interrupted backup older than the grace period was not removed"],
+      [JSON.stringify(oldLeft) === JSON.stringify([oldIds[1]]), `with every backup expired, kept ${oldLeft.join(", ") || "nothing"} instead of the newest`],
+    ], `retention ${formatDuration(policy.retentionMs)}: 5 backups + 1 interrupted -> kept ${left.length} (the 2 within retention); all-expired set kept its newest`);
+  },
+};
+
+/** The newest good backup restored into a scratch database with every table's row count equal to the manifest. */
+const restorePostgresFromLatestBackup: OpsCheck = {
+  name: "test_restore_postgres_from_latest_backup",
+  async run(input) {
+    const recovery = input.drill.recoveries.postgres;
+    const newest = latest(input, "postgres");
+    const rows = input.drill.smoke.find((s) => s.name === "Row counts");
+    if (!input.drill.postgresRestore) return { status: "failed", detail: recovery.error ?? "no restore happened" };
+    return verdict([
+      [recovery.backupId === newest?.id, `restored ${recovery.backupId}, not the latest ${newest?.id}${recovery.skipped.length ? ` (skipped: ${recovery.skipped.map((s) => `${s.id}: ${s.reason}`).join("; ")})` : ""}`],
+      [rows?.passed === true, `row counts: ${rows?.detail}`],
+    ], `${recovery.backupId} -> ${formatBytes(input.drill.postgresRestore.restoredBytes)} database; ${rows?.detail}`);
+  },
+};
+
+/** Connectivity, migrations, row counts, foreign keys and the user's commands all pass on the restored database. */
+const restoredDbPassesSmokeChecks: OpsCheck = {
+  name: "test_restored_db_passes_smoke_checks",
+  async run(input) {
+    const smoke = input.drill.smoke;
+    if (smoke.length === 0) return { status: "failed", detail: input.drill.recoveries.postgres.error ?? "no smoke checks ran" };
+    return verdict(smoke.map((s) => [s.passed, `${s.name}: ${s.detail}`] as [boolean, string]), smoke.map((s) => `${s.name} ${s.passed ? "ok" : "FAILED"}`).join(", "));
+  },
+};
+
+/** Measured data loss (newest restored heartbeat vs failure) and the newest backup's age are within the RPO target. */
+const rpoWithinTarget: OpsCheck = {
+  name: "test_rpo_within_target_1_hour",
+  async run(input) {
+    const { rpo } = input.drill;
+    const target = input.config.objectives.rpoMs;
+    if (rpo.measuredLossMs === undefined) return { status: "failed", detail: "no heartbeat found in the restored database: data loss could not be measured" };
+    return verdict([
+      [rpo.measuredLossMs <= target, `measured data loss ${formatDuration(rpo.measuredLossMs)} exceeds ${formatDuration(target)}`],
+      [rpo.newestBackupAgeMs <= target, `newest backup was ${formatDuration(rpo.newestBackupAgeMs)} old at the failure`],
+    ], `measured loss ${formatDuration(rpo.measuredLossMs)} (${rpo.lostRows ?? "?"} heartbeat rows), newest backup age ${formatDuration(rpo.newestBackupAgeMs)}, target ${formatDuration(target)}`);
+  },
+};
+
+/** The measured recovery time (failure declared -> restored database passes smoke checks) is within the RTO target. */
+const rtoWithinTarget: OpsCheck = {
+  name: "test_rto_within_target_15_minutes",
+  async run(input) {
+    const rto = input.drill.recoveries.postgres.rtoMs;
+    const target = input.config.objectives.rtoMs;
+    if (rto === undefined) return { status: "failed", detail: input.drill.recoveries.postgres.error ?? "the recovery did not complete" };
+    return verdict([[rto <= target, `measured RTO ${formatDuration(rto)} exceeds ${formatDuration(target)}`]], `measured RTO ${formatDuration(rto)}, target ${formatDuration(target)}`);
+  },
+};
+
+/** Every newest backup is age-encrypted: stored bytes start with the age header, hold no PGDMP/REDIS magic, and the stock age CLI decrypts them to the recorded SHA-256. */
+const backupEncryptionEnabled: OpsCheck = {
+  name: "test_backup_encryption_enabled",
+  async run(input) {
+    const newest = (["postgres", "redis", "media"] as const).map((c) => latest(input, c)).filter((m): m is BackupManifest => m !== undefined);
+    if (input.recipients.length === 0) return { status: "failed", detail: "no age recipient configured: backups are stored in plaintext" };
+    const problems: string[] = [];
+    for (const manifest of newest) {
+      const part = manifest.parts[0]!;
+      const head = (await text(await input.storage.get(part.key))).slice(0, 64);
+      if (manifest.encryption.format !== "age") problems.push(`${manifest.id} manifest says ${manifest.encryption.format}`);
+      if (!head.startsWith("age-encryption.org/v1")) problems.push(`${part.key} does not start with the age header`);
+      if (/PGDMP|REDIS/.test(head)) problems.push(`${part.key} holds plaintext magic`);
+    }
+    const pg = latest(input, "postgres");
+    let cli = "age CLI not run";
+    if (pg && input.config.encryption.identityFile) {
+      const age = findBinary("age");
+      const proc = execa(age, ["--decrypt", "--identity", input.config.encryption.identityFile], { input: await input.storage.get(pg.parts[0]!.key), encoding: "buffer", reject: false });
+      const result = await proc;
+      const plain = Buffer.from(result.stdout as Uint8Array);
+      const { sha256 } = await hashStream((await import("node:stream")).Readable.from([plain]));
+      if (result.exitCode !== 0) problems.push(`age -d failed: ${String(result.stderr)}`);
+      else if (sha256 !== pg.parts[0]!.plainSha256) problems.push("age -d output does not match the recorded SHA-256");
+      else if (plain.subarray(0, 5).toString() !== "PGDMP") problems.push("age -d output is not a pg_dump archive");
+      else cli = `stock 'age -d' decrypts ${pg.id} to a PGDMP archive with the recorded SHA-256`;
+    }
+    return verdict(problems.map((p) => [false, p] as [boolean, string]), `${newest.length} newest backups age-encrypted to ${input.recipients.length} recipient(s); ${cli}`);
+  },
+};
+
+/** A manifest for a synthetic backup used by the retention check. */
+function fakeManifest(id: string, started: Date, key: string): BackupManifest {
+  return {
+    formatVersion: 1, id, component: "postgres", source: "retention-check", startedAt: started.toISOString(), finishedAt: started.toISOString(),
+    consistentAt: started.toISOString(), format: "test", compression: "none",
+    parts: [{ key, size: 1, sha256: "", plainSize: 1, plainSha256: "" }], storedBytes: 1,
+    encryption: { format: "none", recipients: [] }, tools: {},
+  };
+}
+
+/** The ten ops tests, in the reference document's order. */
+export const OPS_CHECKS: readonly OpsCheck[] = [
+  postgresBackupCreatesDumpFile,
+  postgresBackupSizeWithinExpectedRange,
+  redisRdbSnapshotGenerated,
+  mediaFilesSyncToS3,
+  backupRetentionPolicyEnforced,
+  restorePostgresFromLatestBackup,
+  restoredDbPassesSmokeChecks,
+  rpoWithinTarget,
+  rtoWithinTarget,
+  backupEncryptionEnabled,
+];
