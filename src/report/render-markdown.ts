@@ -1,0 +1,157 @@
+import { formatBytes, formatDuration } from "../config/index.ts";
+import type { BackupManifest } from "../manifest/index.ts";
+import type { HistoryPoint } from "./history.ts";
+import type { DrStatusReport } from "./report-model.ts";
+
+/** Escape a table cell. */
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
+}
+
+function gb(bytes: number): number {
+  return bytes / 1e9;
+}
+
+/** A Mermaid xychart of one series over the history (GitHub renders it). */
+function trendChart(title: string, yLabel: string, points: readonly HistoryPoint[], value: (p: HistoryPoint) => number | undefined): string | undefined {
+  const series = points.map((p) => ({ p, v: value(p) })).filter((x): x is { p: HistoryPoint; v: number } => x.v !== undefined && Number.isFinite(x.v)).slice(-20);
+  if (series.length < 2) return undefined;
+  const labels = series.map(({ p }) => `"${p.at.slice(5, 16).replace("T", " ")}"`);
+  const values = series.map(({ v }) => Number(v.toPrecision(4)));
+  const max = Math.max(...values) * 1.2 || 1;
+  return ["```mermaid", "xychart-beta", `  title "${title}"`, `  x-axis [${labels.join(", ")}]`, `  y-axis "${yLabel}" 0 --> ${Number(max.toPrecision(3))}`, `  line [${values.join(", ")}]`, "```"].join("\n");
+}
+
+function newestOf(backups: readonly BackupManifest[], component: BackupManifest["component"]): BackupManifest | undefined {
+  return backups.filter((b) => b.component === component).at(-1);
+}
+
+/** Render the DR status report as Markdown shaped like the reference document; every figure comes from the report model. */
+export function renderMarkdown(report: DrStatusReport): string {
+  const d = report.drill;
+  const o = d.config.objectives;
+  const pg = d.recoveries.postgres;
+  const lines: string[] = [];
+  const passed = report.opsTests.filter((t) => t.status === "passed").length;
+  const date = report.generatedAt.slice(0, 10);
+
+  lines.push("# Disaster Recovery & Backup Status", "");
+  lines.push(`**Status**: ${report.overall.mark} ${report.overall.label}  `);
+  lines.push(`**Date**: ${report.generatedAt} (written by \`${report.job === "drill" ? "pnpm drill" : "pnpm test:ops"}\`)  `);
+  lines.push(`**Target**: ${d.target.kind} — ${d.target.postgres}; ${d.target.redis}; ${d.target.s3}${d.target.images ? `; images ${Object.values(d.target.images).join(", ")}` : ""}  `);
+  lines.push(`**Scope**: backups (PostgreSQL, Redis, media) to ${d.storageLocation}, restore drill into scratch servers, ${report.opsTests.length} ops tests, DR runbook`, "");
+  lines.push("Every figure below was measured in this run; nothing is copied from a previous report.", "", "---", "");
+
+  lines.push("## Executive Summary", "");
+  const pgBackup = newestOf(d.backups, "postgres");
+  lines.push(`- **Backups**: ${d.backups.length} backups taken in this run (${["postgres", "redis", "media"].map((c) => `${d.backups.filter((b) => b.component === c).length} ${c}`).join(", ")}), all ${d.backups.every((b) => b.encryption.format === "age") ? "age-encrypted" : "NOT all encrypted"}, each with a manifest written last`);
+  lines.push(`- **Restore drill**: ${pg.ok ? "restored" : "FAILED to restore"} ${pg.backupId ?? "no backup"} into a scratch server${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.restoredBytes)} database)` : ""}; ${d.smoke.filter((s) => s.passed).length}/${d.smoke.length} smoke checks passed`);
+  lines.push(`- **RPO**: measured data loss ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (target ${formatDuration(o.rpoMs)}); **RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} (target ${formatDuration(o.rtoMs)})`);
+  lines.push(`- **Ops tests**: ${passed}/${report.opsTests.length} passed`);
+  lines.push(`- **Scenarios**: ${report.scenarios.filter((s) => s.mark === "✅").length}/${report.scenarios.length} meet their targets`, "", "---", "");
+
+  lines.push("## Backup Strategy", "");
+  const s = d.config.schedule;
+  lines.push(table(["Component", "Frequency", "Retention", "Method", "Storage", "Newest backup (this run)"], [
+    ["**PostgreSQL**", s.postgres.label, formatDuration(s.postgres.retentionMs), `\`pg_dump --format=custom --compress=${d.config.postgres.compressionLevel}\`, streamed, age-encrypted`, d.storageLocation, pgBackup ? `${pgBackup.id} (${formatBytes(pgBackup.storedBytes)})` : "none"],
+    ["**Redis**", s.redis.label, formatDuration(s.redis.retentionMs), "RDB snapshot (BGSAVE awaited, redis-check-rdb), age-encrypted", d.storageLocation, newestOf(d.backups, "redis") ? `${newestOf(d.backups, "redis")!.id} (${formatBytes(newestOf(d.backups, "redis")!.storedBytes)})` : "none"],
+    ["**Media Files**", s.media.label, formatDuration(s.media.retentionMs), `incremental sync, content-addressed, snapshot per run; excludes ${d.config.media.excludes.map((e) => `\`${e}\``).join(" ")}`, d.storageLocation, newestOf(d.backups, "media") ? `${newestOf(d.backups, "media")!.id} (${newestOf(d.backups, "media")!.media?.files} files)` : "none"],
+  ]), "");
+  const total = d.storageBytes.total;
+  const price = d.config.report.pricePerGbMonth;
+  lines.push(`**Total Backup Size** (measured in storage): ${formatBytes(total)} (PostgreSQL: ${formatBytes(d.storageBytes.byComponent.postgres)}, Media: ${formatBytes(d.storageBytes.byComponent.media)}, Redis: ${formatBytes(d.storageBytes.byComponent.redis)})  `);
+  lines.push(`**Monthly Cost** (estimate): $${(gb(total) * price).toFixed(4)} (S3 Standard: $${price}/GB × ${gb(total).toFixed(3)} GB; transfer not included)  `);
+  lines.push(`**Encryption**: age (X25519), key from ${d.keySource}  `);
+  lines.push(`**Storage capabilities**: versioning ${d.storageCapabilities.versioning ? "yes" : "no (not verified)"}, Object Lock ${d.storageCapabilities.objectLock ? "yes" : "no (not verified)"}`, "", "---", "");
+
+  lines.push("## RPO/RTO Targets", "");
+  lines.push(table(["Scenario", "RPO (Data Loss)", "RTO (Recovery Time)", "Measured", "Status"],
+    report.scenarios.map((r) => [`**${r.scenario}**`, r.rpoTarget, r.rtoTarget, r.measured, `${r.mark} ${r.status}`])), "");
+  lines.push(`**Overall Assessment**: **${report.scenarios.filter((r) => r.mark === "✅").length}/${report.scenarios.length} scenarios meet targets**  `);
+  lines.push(`**Worst-case RPO** from the schedule: ${formatDuration(d.rpo.worstCaseMs)} (backup every ${formatDuration(s.postgres.intervalMs)} + measured backup duration)  `);
+  lines.push(`**Newest backup age at the failure**: ${formatDuration(d.rpo.newestBackupAgeMs)}; **measured data loss**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (${d.rpo.lostRows ?? "?"} of ${d.heartbeatRows} heartbeat rows written to the source were not in the restore)`, "", "---", "");
+
+  lines.push("## Restore Drill Results", "");
+  lines.push("### Test Scenario: Complete Database Restore", "");
+  lines.push(`**Date**: ${d.failureAt.slice(0, 10)}  `);
+  lines.push(`**Failure declared**: ${d.failureAt}  `);
+  lines.push(`**Duration** (failure -> smoke checks passed): ${formatDuration(pg.rtoMs ?? Number.NaN)}  `);
+  lines.push(`**Backup Source**: \`${pg.backupId ?? "none"}\`${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.storedBytes)} stored, ${formatBytes(d.postgresRestore.dumpBytes)} dump)` : ""}`, "");
+  if (pg.skipped.length) lines.push(`**Skipped backups** (failed their checks, the drill fell back to the previous one): ${pg.skipped.map((k) => `\`${k.id}\`: ${k.reason}`).join("; ")}`, "");
+  lines.push("#### Steps Executed", "");
+  lines.push(table(["#", "Step", "Duration", "Result"], pg.steps.map((step, i) => [String(i + 1), step.name, formatDuration(step.durationMs), `${step.status === "ok" ? "✅" : step.status === "skipped" ? "⚠️" : "❌"} ${step.detail}`])), "");
+  if (d.rates && d.postgresRestore) {
+    lines.push(`**Rate**: ${d.rates.dumpGbPerMin.toFixed(3)} GB/min of dump (${formatBytes(d.postgresRestore.dumpBytes)} / ${formatDuration(d.postgresRestore.restoreMs)}), ${d.rates.databaseGbPerMin.toFixed(3)} GB/min of database (${formatBytes(d.postgresRestore.restoredBytes)})  `);
+  }
+  if (d.projection) {
+    lines.push(`**Projected RTO** for a ${formatBytes(d.projection.databaseBytes)} production database (projection from this run's rate, not a measurement): ${formatDuration(d.projection.projectedMs)}  `);
+  }
+  lines.push("", "#### Smoke Checks", "");
+  lines.push(table(["Check", "Result", "Detail", "Time"], d.smoke.map((c) => [c.name, c.passed ? "✅ PASS" : "❌ FAIL", c.detail, formatDuration(c.durationMs)])), "");
+  lines.push(`**Total RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} ${pg.rtoMs !== undefined && pg.rtoMs <= o.rtoMs ? "✅" : "❌"} (target: <${formatDuration(o.rtoMs)})  `);
+  lines.push(`**RPO**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (newest heartbeat in the restore ${d.restoredLastHeartbeat ?? "none"}, failure at ${d.failureAt})`, "");
+
+  lines.push("### Redis and Media Recovery", "");
+  for (const component of ["redis", "media"] as const) {
+    const r = d.recoveries[component];
+    lines.push(`**${component === "redis" ? "Redis" : "Media"}** (${r.backupId ?? "no backup"}): ${r.ok ? "✅" : "❌"} RTO ${formatDuration(r.rtoMs ?? Number.NaN)}${r.error ? ` — ${r.error}` : ""}`, "");
+    lines.push(table(["Step", "Duration", "Result"], r.steps.map((step) => [step.name, formatDuration(step.durationMs), step.detail])), "");
+  }
+  lines.push("---", "");
+
+  lines.push("## Operational Tests", "");
+  lines.push(`### Test Summary (${report.opsTests.length} tests, ${report.opsSource})`, "");
+  const totalMs = report.opsTests.reduce((a, t) => a + t.durationMs, 0);
+  lines.push(table(["Test", "Pass", "Runtime", "Facts"], [
+    ...report.opsTests.map((t) => [`\`${t.name}\``, t.status === "passed" ? "✅" : t.status === "failed" ? "❌" : "⚠️ not verified", formatDuration(t.durationMs), t.detail]),
+    ["**TOTAL**", `**${passed}/${report.opsTests.length}**`, `**${formatDuration(totalMs)}**`, ""],
+  ]), "", "---", "");
+
+  lines.push("## Backups Taken in This Run", "");
+  lines.push(table(["Backup", "Stored", "Took", "Consistent at", "SHA-256 (stored)"], d.backups.map((b) => [
+    `\`${b.id}\``, formatBytes(b.storedBytes), formatDuration(d.backupDurations[b.id] ?? Number.NaN), b.consistentAt, `\`${b.parts[0]?.sha256.slice(0, 16)}…\``,
+  ])), "");
+  lines.push(table(["Phase", "Duration", "Result"], d.phases.map((p) => [p.name, formatDuration(p.durationMs), p.detail])), "", "---", "");
+
+  const charts = [
+    trendChart("PostgreSQL dump size (MB)", "MB", report.history, (p) => (p.dumpBytes === undefined ? undefined : p.dumpBytes / 1e6)),
+    trendChart("Restore rate (GB/min of database)", "GB/min", report.history, (p) => p.restoreGbPerMin),
+    trendChart("Measured RTO (s)", "seconds", report.history, (p) => (p.rtoMs === undefined ? undefined : p.rtoMs / 1000)),
+  ].filter((c): c is string => c !== undefined);
+  lines.push("## Trends", "");
+  lines.push(charts.length ? charts.join("\n\n") : `Only ${report.history.length} run(s) recorded in the history so far; trends appear from the second run.`, "", "---", "");
+
+  lines.push("## DR Runbook", "");
+  const step = (name: string) => pg.steps.find((x) => x.name === name);
+  const restoreStep = step("Restore from pg_dump");
+  lines.push("### Failure Scenario 1: Database Corruption", "");
+  lines.push("**Symptoms**: `ERROR: invalid page in block X of relation Y`", "");
+  lines.push("1. **Stop the application** (gunicorn, celery).");
+  lines.push(`2. **Restore the newest good backup into a new database** (measured here: ${formatDuration((step("Create scratch database")?.durationMs ?? 0) + (step("Download and decrypt dump")?.durationMs ?? 0) + (restoreStep?.durationMs ?? 0))}):`);
+  lines.push("   ```bash", "   dr-drill list postgres", "   PGPASSWORD=... dr-drill restore postgres --latest --into postgres://postgres@DBHOST:5432/deltacrown_prod_new", "   ```");
+  lines.push(`3. **Run smoke checks** (measured here: ${formatDuration(step("Run smoke checks")?.durationMs ?? Number.NaN)}): \`python manage.py check\`, \`python manage.py migrate --check\` (configure them as \`smoke.commands\` so the drill runs them).`);
+  lines.push("4. **Swap databases**: `ALTER DATABASE deltacrown_prod RENAME TO deltacrown_prod_corrupted; ALTER DATABASE deltacrown_prod_new RENAME TO deltacrown_prod;`");
+  lines.push("5. **Restart the application and check health.**", "");
+  lines.push(`**Measured RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)}; **RPO**: last backup (${s.postgres.label.toLowerCase()}), measured loss ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)}`, "");
+  lines.push("### Failure Scenario 2: Complete Server Failure", "");
+  lines.push("Provision a server, then restore each component as in scenarios 1, 3 and 4. Measured here in sequence: " +
+    `PostgreSQL ${formatDuration(pg.rtoMs ?? Number.NaN)}, Redis ${formatDuration(d.recoveries.redis.rtoMs ?? Number.NaN)}, media ${formatDuration(d.recoveries.media.rtoMs ?? Number.NaN)}. Provisioning and DNS are outside this drill.`, "");
+  lines.push("### Failure Scenario 3: Redis Cache Failure", "");
+  lines.push("```bash", "systemctl stop redis", "dr-drill restore redis --latest --into /var/lib/redis   # writes dump.rdb, checked by SHA-256 and redis-check-rdb", "chown redis:redis /var/lib/redis/dump.rdb && systemctl start redis && redis-cli PING", "```", "");
+  lines.push(`**Measured RTO**: ${formatDuration(d.recoveries.redis.rtoMs ?? Number.NaN)} (download, check, start, compare keys/types/TTLs)`, "");
+  lines.push("### Failure Scenario 4: Media File Loss", "");
+  lines.push("```bash", "dr-drill restore media --latest --into /opt/deltacrown/media.restored   # every file's SHA-256 checked", "```", "");
+  lines.push(`**Measured RTO**: ${formatDuration(d.recoveries.media.rtoMs ?? Number.NaN)} for ${d.media?.restoredFiles ?? 0} files (${formatBytes(d.media?.restoredBytes ?? 0)})`, "");
+  lines.push("### Failure Scenario 5: Region Outage", "", "**Status**: ⚠️ **NOT VERIFIED** (requires a second region: replicate the bucket and promote a replica).", "", "---", "");
+
+  lines.push("## Recommendations", "");
+  lines.push(...report.recommendations.map((r, i) => `${i + 1}. ${r}`), "", "---", "");
+  lines.push(`**DR Status**: ${report.overall.mark} ${report.overall.label}  `);
+  lines.push(`**Drill run**: ${d.startedAt} -> ${d.finishedAt}  `);
+  lines.push(`*Generated by dr-drill on ${date}.*`, "");
+  return lines.join("\n");
+}

@@ -1,0 +1,38 @@
+import type { ComponentName } from "../config/index.ts";
+import type { DrillResult } from "../drill/drill-result.ts";
+import type { OpsTestResult } from "../ops/ops-check.ts";
+import type { HistoryPoint } from "./history.ts";
+
+export type Mark = "✅" | "❌" | "⚠️";
+
+/** One row of the RPO/RTO scenario table. */
+export interface ScenarioRow {
+  scenario: string;
+  rpoTarget: string;
+  rtoTarget: string;
+  measured: string;
+  mark: Mark;
+  status: string;
+}
+
+/** Everything the DR status report shows; rendered to Markdown and JSON. */
+export interface DrStatusReport {
+  /** Report format version. */
+  formatVersion: 1;
+  generatedAt: string;
+  /** `drill` (pnpm drill) or `test:ops`. */
+  job: string;
+  drill: DrillResult;
+  /** The ten ops tests as run by this job. */
+  opsTests: OpsTestResult[];
+  /** How the ops results were produced (the drill's own checks, or vitest). */
+  opsSource: string;
+  scenarios: ScenarioRow[];
+  /** Breaches and things not verified, each with the reason. */
+  recommendations: string[];
+  /** Overall: operational, degraded (something not verified) or failing. */
+  overall: { mark: Mark; label: string; breached: string[] };
+  history: HistoryPoint[];
+}
+
+export type { ComponentName };
