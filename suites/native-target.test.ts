@@ -13,11 +13,9 @@ describe("native target", () => {
     const started = performance.now();
     const target = await startNativeTarget();
     const startMs = performance.now() - started;
-    let pids: number[] = [];
-    let dirs: string[] = [];
+    const pids = target.pids();
+    const dirs = target.dirs();
     try {
-      pids = target.pids();
-      dirs = target.dirs();
       expect(pids).toHaveLength(3);
       expect(startMs).toBeLessThan(5_000);
 

@@ -102,7 +102,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   };
   let failureAt: Date;
   let sourceLastHeartbeat: Date | undefined;
-  let heartbeatRows = 0;
+  let heartbeatRows: number;
   try {
     for (const component of ["postgres", "redis", "media"] as const) await backupOne(component, 1);
     // Between rounds the application keeps working: heartbeats, a new upload, a deletion.

@@ -24,6 +24,11 @@ export async function runAllCleanups(): Promise<void> {
 
 function onSignal(signal: NodeJS.Signals): void {
   if (exiting) return;
+  if (pending.size === 0) {
+    // Nothing of ours to stop: behave as if no handler were installed.
+    process.kill(process.pid, signal);
+    return;
+  }
   exiting = true;
   const code = signal === "SIGINT" ? 130 : 143;
   process.stderr.write(`\ndr-drill: ${signal} received, stopping servers and removing temporary folders...\n`);
@@ -33,9 +38,9 @@ function onSignal(signal: NodeJS.Signals): void {
 function installHandlers(): void {
   if (installed) return;
   installed = true;
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  process.once("SIGHUP", onSignal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => onSignal(signal));
+  }
 }
 
 /** Register a cleanup; returns the function that unregisters it (call it after a normal stop). */

@@ -1,0 +1,84 @@
+import type { RssMeasurement } from "./measure-backup-rss.ts";
+import type { TaskSummary } from "./summarize-task.ts";
+
+/** The issue's goal on a ratio: `ratio >= value` or `ratio > value`. */
+export interface RatioGoal {
+  op: ">=" | ">";
+  value: number;
+}
+
+/** One ratio between two tasks; a goal when it has a threshold. */
+export interface RatioCheck {
+  /** What is compared, in words. */
+  label: string;
+  /** How the ratio is computed. */
+  formula: string;
+  /** The measured ratio (median based); NaN when a side was not run. */
+  ratio: number;
+  /** The same ratio from the means, to show it does not hinge on the statistic. */
+  ratioOfMeans: number;
+  /** The issue's goal (undefined: informative only). */
+  goal?: RatioGoal;
+  /** True when the goal is met; undefined for informative ratios. */
+  met?: boolean;
+}
+
+/** A limit on a measured value. */
+export interface LimitCheck {
+  label: string;
+  /** Measured value, in `unit`. */
+  value: number;
+  unit: string;
+  /** The value must stay below this. */
+  below: number;
+  met: boolean;
+}
+
+/** Every comparison the issue asks for, plus the informative ones. */
+export interface GoalReport {
+  ratios: RatioCheck[];
+  limits: LimitCheck[];
+}
+
+const MIB = 1024 * 1024;
+const RSS_LIMIT_MIB = 256;
+
+/** `slow / fast` for both statistics: > 1 means `fast` wins; the goal, if any, applied to the median one. */
+function compareTimes(tasks: Map<string, TaskSummary>, label: string, slowId: string, fastId: string, goal?: RatioGoal): RatioCheck | undefined {
+  const slow = tasks.get(slowId);
+  const fast = tasks.get(fastId);
+  if (!slow || !fast) return undefined;
+  const ratio = slow.medianMs / fast.medianMs;
+  return {
+    label,
+    formula: `median time of '${slow.name}' / median time of '${fast.name}'`,
+    ratio,
+    ratioOfMeans: slow.meanMs / fast.meanMs,
+    goal,
+    met: goal === undefined ? undefined : goal.op === ">=" ? ratio >= goal.value : ratio > goal.value,
+  };
+}
+
+/** Check the issue's goals against the measured tasks and RSS runs. */
+export function evaluateGoals(summaries: readonly TaskSummary[], rss: readonly RssMeasurement[]): GoalReport {
+  const tasks = new Map(summaries.map((s) => [s.id, s]));
+  const ratios = [
+    compareTimes(tasks, "pipeline throughput vs plain pg_dump to a file (goal >= 0.85x)", "pg-dump-file", "pipeline-age", { op: ">=", value: 0.85 }),
+    compareTimes(tasks, "pipeline vs sequential dump-then-upload, end to end (goal >= 1.3x faster)", "sequential-plain", "pipeline-age", { op: ">=", value: 1.3 }),
+    compareTimes(tasks, "pipeline vs sequential dump-then-upload, both encrypted", "sequential-age", "pipeline-age"),
+    compareTimes(tasks, "unencrypted pipeline throughput vs plain pg_dump", "pg-dump-file", "pipeline-plain"),
+    compareTimes(tasks, "cost of age in the pipeline (unencrypted / encrypted time)", "pipeline-plain", "pipeline-age"),
+    compareTimes(tasks, "media first sync: rclone / dr-drill with age (goal > 1x)", "rclone-first", "drdrill-first-age", { op: ">", value: 1 }),
+    compareTimes(tasks, "media first sync: rclone / dr-drill without encryption", "rclone-first", "drdrill-first-plain"),
+    compareTimes(tasks, "media no-change re-sync: rclone / dr-drill with age (goal > 1x)", "rclone-nochange", "drdrill-nochange-age", { op: ">", value: 1 }),
+    compareTimes(tasks, "media no-change re-sync: rclone / dr-drill without encryption", "rclone-nochange", "drdrill-nochange-plain"),
+  ].filter((r): r is RatioCheck => r !== undefined);
+  const limits: LimitCheck[] = rss.map((m) => ({
+    label: `peak RSS of one backupPostgres() child, database '${m.database}' (${(m.databaseBytes / 1e6).toFixed(0)} MB)`,
+    value: m.maxRssBytes / MIB,
+    unit: "MiB",
+    below: RSS_LIMIT_MIB,
+    met: m.maxRssBytes / MIB < RSS_LIMIT_MIB,
+  }));
+  return { ratios, limits };
+}
