@@ -1,6 +1,8 @@
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getContainerRuntimeClient } from "testcontainers";
 import { describe, expect, it } from "vitest";
@@ -230,6 +232,34 @@ describe.skipIf(engineProblem !== undefined)("containers target, fail fast", () 
     expect(drError.hint).toBe(`run 'bash scripts/build-offline-images.sh', or 'docker pull ${absent}' on a machine with registry access`);
     expect(failMs).toBeLessThan(10_000);
     expect(await listRunContainers()).toEqual(before);
+  });
+});
+
+describe.skipIf(problem !== undefined)("containers target, failed start", () => {
+  it("stops the containers already started when one of them fails, and removes the media folder", async () => {
+    const before = await listRunContainers();
+    const tmp = await mkdtemp(join(tmpdir(), "containers-failed-start-"));
+    const previousTmp = process.env.DR_TMPDIR;
+    process.env.DR_TMPDIR = tmp;
+    try {
+      // A Redis image as the S3 server: it logs "Ready..." but answers no S3 on 4566.
+      const error = await startContainersTarget({ ...config, images: { ...config.images, s3: config.images.redis } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DrError);
+      const drError = error as DrError;
+      expect(drError.code).toBe("TARGET_START_FAILED");
+      expect(drError.message).toMatch(/^unable to start target 'containers': the S3 container failed: unable to create bucket 'dr-drill-backups': /);
+      expect(drError.hint).toBe("DR_S3_IMAGE must serve S3 on port 4566 and log 'Ready' once it does, as LocalStack does; DEBUG='testcontainers*' shows the containers' logs");
+      expect(await listRunContainers()).toEqual(before);
+      expect(await readdir(tmp)).toEqual([]);
+      expect(pendingCleanups()).toBe(0);
+    } finally {
+      if (previousTmp === undefined) delete process.env.DR_TMPDIR;
+      else process.env.DR_TMPDIR = previousTmp;
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });
 

@@ -30,6 +30,8 @@ async function listStoredObjects(ctx: BackupContext): Promise<Set<string>> {
 export interface MediaBackupOptions {
   /** Hash every file even when size/mtime/inode match the cache. */
   checksum?: boolean;
+  /** Called before each file is read (fault injection in tests: a file vanishing mid-sync). */
+  beforeRead?: (relativePath: string) => Promise<void>;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
   try {
     const entries = await mapConcurrent(walk.files, CONCURRENCY, async (file): Promise<SnapshotFile | undefined> => {
       try {
+        await options.beforeRead?.(file.path);
         const sha256 = await hashFile(file);
         const key = `${mediaObjectKey(sha256)}${suffix}`;
         if (!stored.has(key)) {
