@@ -31,19 +31,22 @@ export async function pickBackup(storage: Storage, component: BackupManifest["co
 
 /**
  * Where to restore PostgreSQL: a URL without a password (argv is public); the password is
- * the target's own for its server, else PGPASSWORD from the environment.
+ * the target's own for its server, else PGPASSWORD from the environment. A URL with no
+ * host (`postgres:///NAME`) means the target's own server (the embedded one's port changes
+ * every run).
  */
 function resolveInto(url: string, known: PostgresEndpoint): PostgresEndpoint {
   let into: PostgresEndpoint;
   try {
     into = parsePostgresUrl(url);
+    if (new URL(url).hostname === "") into = { ...known, database: into.database };
   } catch {
     throw new DrError("CONFIG_INVALID", `unable to parse --into '${url}': expected postgres://USER@HOST:PORT/NAME`, { exitCode: 2 });
   }
   if (!/^postgres(ql)?:$/.test(new URL(url).protocol) || !new URL(url).pathname.slice(1)) {
     throw new DrError("CONFIG_INVALID", `unable to parse --into '${url}': expected postgres://USER@HOST:PORT/NAME (with a database name)`, { exitCode: 2 });
   }
-  if (into.password !== undefined) {
+  if (new URL(url).password) {
     throw new DrError("CONFIG_INVALID", "unable to use --into with a password in it: command lines are visible to every user of the machine", {
       hint: "drop the password from the URL and set PGPASSWORD (or use ~/.pgpass)",
       exitCode: 2,

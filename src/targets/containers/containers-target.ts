@@ -26,7 +26,7 @@ export const CONTAINERS_SOURCE_DATABASE = "deltacrown";
 /** The bucket backups go to, as the native target has it. */
 export const CONTAINERS_BUCKET = "dr-drill-backups";
 
-/** How `connect` for the engine check can be swapped in tests. */
+/** `connect` replaces testcontainers' engine discovery (tests pass one that fails). */
 export interface ContainersTargetOptions {
   connect?: Parameters<typeof checkDockerEngine>[0];
 }
@@ -36,13 +36,21 @@ function describeImage(image: ImageFacts): string {
   return `${image.name} [image id ${image.id.replace(/^sha256:/, "").slice(0, 12)}]`;
 }
 
-/** The first rejection's error, wrapped so the message says which server did not start. */
-function explainStartFailure(results: PromiseSettledResult<unknown>[], names: string[]): DrError {
+/** The parts started in parallel, in order, with what to check when one fails. */
+const START_PARTS = [
+  { what: "the PostgreSQL container", hint: "DR_POSTGRES_IMAGE must follow the official postgres image (POSTGRES_PASSWORD, POSTGRES_DB, pg_isready on 5432)" },
+  { what: "the Redis container", hint: "DR_REDIS_IMAGE must run `redis-server FILE.conf` as the official redis image does and log 'Ready to accept connections'" },
+  { what: "the S3 container", hint: "DR_S3_IMAGE must serve S3 on port 4566 and log 'Ready' once it does, as LocalStack does" },
+  { what: "making the media folder", hint: "check DR_TMPDIR (or the system temporary folder) is writable" },
+];
+
+/** The first failure, saying which part of the start failed and what to check; the cause is kept. */
+function explainStartFailure(results: PromiseSettledResult<unknown>[]): DrError {
   const index = results.findIndex((result) => result.status === "rejected");
-  const reason = (results[index] as PromiseRejectedResult).reason;
-  if (reason instanceof DrError) return reason;
-  return new DrError("TARGET_START_FAILED", `unable to start target 'containers': the ${names[index]} container did not start: ${messageOf(reason)}`, {
-    hint: "run with DEBUG='testcontainers*' to see the container's log",
+  const reason: unknown = (results[index] as PromiseRejectedResult).reason;
+  const part = START_PARTS[index]!;
+  return new DrError("TARGET_START_FAILED", `unable to start target 'containers': ${part.what} failed: ${messageOf(reason).trim()}`, {
+    hint: `${part.hint}; DEBUG='testcontainers*' shows the containers' logs`,
     cause: reason,
   });
 }
@@ -61,37 +69,35 @@ export async function startContainersTarget(config: DrConfig, options: Container
   await checkReaper(engine.client);
 
   const run = createContainerRun(engine.client);
-  let mediaRoot: string | undefined;
+  // The media folder first (instant), so a stop during start-up knows to remove it.
+  const mediaRoot = await makeTempDir("media");
+  const mediaDir = join(mediaRoot, "media");
   let stopped = false;
-  // Registered before anything starts, so Ctrl-C during start-up removes what was created.
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     unregister();
-    const results = await Promise.allSettled([run.stopAll(), mediaRoot ? removeTempDir(mediaRoot) : undefined]);
+    const results = await Promise.allSettled([run.stopAll(), removeTempDir(mediaRoot)]);
     const errors = results.filter((result) => result.status === "rejected").map((result) => result.reason as unknown);
     if (errors.length) throw new AggregateError(errors, "unable to stop every container of target 'containers'");
   };
+  // Registered before anything starts, so Ctrl-C during start-up removes what was created.
   const unregister = registerCleanup(stop);
 
-  const names = ["PostgreSQL", "Redis", "S3", "media folder"];
   const results = await Promise.allSettled([
     startContainerPostgres({ image: images.postgres.name, database: CONTAINERS_SOURCE_DATABASE, run }),
     startContainerRedis({ image: images.redis.name, run }),
     startContainerS3({ image: images.s3.name, bucket: CONTAINERS_BUCKET, run }),
-    makeTempDir("media"),
+    mkdir(mediaDir, { recursive: true }),
   ]);
-  const [pgResult, redisResult, s3Result, mediaResult] = results;
-  if (mediaResult.status === "fulfilled") mediaRoot = mediaResult.value;
+  const [pgResult, redisResult, s3Result] = results;
   if (results.some((result) => result.status === "rejected")) {
     await stop().catch(() => undefined);
-    throw explainStartFailure(results, names);
+    throw explainStartFailure(results);
   }
   const postgres = (pgResult as PromiseFulfilledResult<ContainerPostgres>).value;
   const redis = (redisResult as PromiseFulfilledResult<ContainerRedis>).value;
   const s3 = (s3Result as PromiseFulfilledResult<ContainerS3>).value;
-  const mediaDir = join(mediaRoot!, "media");
-  await mkdir(mediaDir, { recursive: true });
 
   /** A scratch server started after stop() would outlive the target: refuse. */
   const assertRunning = () => {
@@ -124,7 +130,7 @@ export async function startContainersTarget(config: DrConfig, options: Container
     },
     describe: () => description,
     containerIds: () => run.containerIds(),
-    dirs: () => (mediaRoot ? [mediaRoot] : []),
+    dirs: () => [mediaRoot],
     stop,
     [Symbol.asyncDispose]: stop,
   };

@@ -57,7 +57,7 @@ export async function checkDockerEngine(
     const client = await Promise.race([connect(), rejectAfter(options.timeoutMs ?? ENGINE_TIMEOUT_MS)]);
     return { client, serverVersion: String(client.info.containerRuntime.serverVersion), host: client.info.containerRuntime.host };
   } catch (error) {
-    throw new DrError("TARGET_START_FAILED", `unable to start target 'containers': no Docker engine answered (${messageOf(error)}; ${describeEngineSearch(env)})`, {
+    throw new DrError("TARGET_START_FAILED", `unable to start target 'containers': no Docker engine answered (${messageOf(error).trim()}; ${describeEngineSearch(env)})`, {
       hint: "run 'bash scripts/start-dockerd.sh' (installs docker.io and starts dockerd)",
       cause: error,
     });
@@ -79,7 +79,7 @@ export async function checkReaper(
     await start(client);
   } catch (error) {
     const image = env.RYUK_CONTAINER_IMAGE ?? "testcontainers/ryuk";
-    throw new DrError("TARGET_START_FAILED", `unable to start target 'containers': testcontainers' Ryuk reaper (${image}) did not start (${messageOf(error)})`, {
+    throw new DrError("TARGET_START_FAILED", `unable to start target 'containers': testcontainers' Ryuk reaper (${image}) did not start (${messageOf(error).trim()})`, {
       hint: `set TESTCONTAINERS_RYUK_DISABLED=true where no registry is reachable (dr-drill removes its own containers, on SIGINT/SIGTERM too), or 'docker pull ${image}' on a machine with registry access`,
       cause: error,
     });

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectPostgres, readServerVersion } from "../../clients/index.ts";
+import { DrError } from "../../errors/index.ts";
 import { findBinary, isRoot, lookupUser, runCommand, type OsUser } from "../../exec/index.ts";
 import { findFreePort, makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
 import type { StartedPostgres } from "../target.ts";
@@ -15,6 +16,17 @@ export interface NativePostgresOptions {
   label?: string;
   /** A persistent folder (kept across runs) instead of a temporary one. */
   stateDir?: string;
+}
+
+/** The server's account must be able to reach its folder (every parent needs x for it). */
+async function assertReachable(dir: string, user: OsUser): Promise<void> {
+  try {
+    await runCommand("test", ["-w", dir, "-a", "-x", dir], { asUser: user, timeoutMs: 10_000 });
+  } catch {
+    throw new DrError("CONFIG_INVALID", `unable to use workspace folder '${dir}': the '${user.name}' OS user cannot reach it (PostgreSQL refuses to run as root, so it runs as '${user.name}')`, {
+      hint: "set DR_STATE_DIR to a folder whose parents are world-traversable (chmod o+x), e.g. inside the project checkout",
+    });
+  }
 }
 
 /** Read or make the persistent password of a state folder. */
@@ -44,7 +56,10 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
   const dir = options.stateDir ?? (await makeTempDir(options.label ?? "pg", osUser));
   if (persistent) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (osUser) await chown(dir, osUser.uid, osUser.gid);
+    if (osUser) {
+      await chown(dir, osUser.uid, osUser.gid);
+      await assertReachable(dir, osUser);
+    }
   }
   const dataDir = join(dir, "data");
   const pwFile = join(dir, "pwfile");
