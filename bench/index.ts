@@ -21,6 +21,7 @@ import { makeDumpThenUploadTask, makePgDumpFileTask, makePipelineTask, type Post
 import { logStep, seedFixtures, type SeededFixtures } from "./seed-fixtures.ts";
 import { summarizeTask, type TaskSummary } from "./summarize-task.ts";
 import { findLivePids } from "./live-pids.ts";
+import { flushDisks } from "./settle-machine.ts";
 
 const REPORT_DIR = fileURLToPath(new URL("../reports/", import.meta.url));
 const MIB = 1024 * 1024;
@@ -53,7 +54,10 @@ async function runTasks(tasks: readonly BenchTask[], iterations: number): Promis
         logStep(`task: ${task.name}`);
         await task.beforeAll?.();
       },
-      beforeEach: task.beforeEach,
+      beforeEach: async () => {
+        await task.beforeEach?.();
+        await flushDisks();
+      },
       afterEach: async () => {
         await task.afterEach?.();
         logStep(`  iteration done`);

@@ -31,9 +31,11 @@ export interface RcloneStats {
  * The whole remote definition as environment variables, credentials included: rclone reads
  * RCLONE_CONFIG_<NAME>_* like a config file section, so nothing secret is in argv. The
  * config file path points at a file that does not exist, so a user's rclone.conf never
- * changes what is measured.
+ * changes what is measured. AWS_CA_BUNDLE is removed: rclone's S3 backend fails to start
+ * with it set ("unable to load custom CA bundle, HTTPClient's transport unsupported type"),
+ * and the endpoint is plain http on 127.0.0.1 anyway.
  */
-export function makeRcloneEnv(endpoint: S3Endpoint, scratchDir: string): Record<string, string> {
+export function makeRcloneEnv(endpoint: S3Endpoint, scratchDir: string): Record<string, string | undefined> {
   if (!endpoint.endpoint || !endpoint.credentials) throw new Error("unable to configure rclone: the bench needs a local S3 endpoint with static credentials");
   const prefix = `RCLONE_CONFIG_${REMOTE.toUpperCase()}_`;
   return {
@@ -47,6 +49,7 @@ export function makeRcloneEnv(endpoint: S3Endpoint, scratchDir: string): Record<
     [`${prefix}SECRET_ACCESS_KEY`]: endpoint.credentials.secretAccessKey,
     [`${prefix}FORCE_PATH_STYLE`]: String(endpoint.forcePathStyle),
     RCLONE_S3_UPLOAD_CUTOFF: UPLOAD_CUTOFF,
+    AWS_CA_BUNDLE: undefined,
   };
 }
 
@@ -80,7 +83,7 @@ function parseRcloneStats(stderr: string): RcloneStats {
 }
 
 /** Run one `rclone sync` of a folder to a bucket prefix; a failed sync or a reported error throws. */
-export async function runRcloneSync(sourceDir: string, bucket: string, prefix: string, env: Record<string, string>): Promise<RcloneStats> {
+export async function runRcloneSync(sourceDir: string, bucket: string, prefix: string, env: Record<string, string | undefined>): Promise<RcloneStats> {
   const { stderr } = await runCommand("rclone", makeRcloneSyncArgs(sourceDir, bucket, prefix), { env, timeoutMs: SYNC_TIMEOUT_MS });
   const stats = parseRcloneStats(stderr);
   if (stats.errors > 0) throw new Error(`unable to sync '${sourceDir}' with rclone: ${stats.errors} error(s)\n${stderr.slice(-2000)}`);

@@ -5,6 +5,7 @@ import { walkMedia } from "../src/components/media/media-walk.ts";
 import { DEFAULT_MEDIA_EXCLUDES } from "../src/config/load-config.ts";
 import type { PostgresEndpoint, StartedTarget } from "../src/targets/target.ts";
 import type { BenchSettings } from "./bench-settings.ts";
+import { settleDatabase } from "./settle-machine.ts";
 
 /** Database the RSS check backs up besides the main one, to show peak RSS does not follow size. */
 export const SMALL_DATABASE = "bench_small";
@@ -58,7 +59,7 @@ async function checkMediaFileSizes(mediaDir: string): Promise<number> {
   return Math.max(0, ...walk.files.map((file) => file.size));
 }
 
-/** Seed the source database, the small RSS database and the media tree, in that order. */
+/** Seed the source database, the small RSS database and the media tree, in that order, and let the databases settle. */
 export async function seedFixtures(target: StartedTarget, settings: BenchSettings): Promise<SeededFixtures> {
   logStep(`seeding PostgreSQL '${target.postgres.database}' to ${(settings.pgBytes / 1e6).toFixed(0)} MB`);
   const main = await seedPostgres(target.postgres, { targetBytes: settings.pgBytes, seed: settings.seed });
@@ -72,6 +73,8 @@ export async function seedFixtures(target: StartedTarget, settings: BenchSetting
   const media = await seedMedia(target.mediaDir, { seed: settings.seed, files: settings.mediaFiles });
   const mediaMs = performance.now() - mediaStarted;
   const largest = await checkMediaFileSizes(target.mediaDir);
+  await settleDatabase(target.postgres);
+  await settleDatabase(smallDatabase);
   logStep(`seeded ${media.files} media files (${(media.bytes / 1e6).toFixed(0)} MB, largest ${(largest / 1e6).toFixed(2)} MB) in ${(mediaMs / 1000).toFixed(1)} s`);
 
   return {

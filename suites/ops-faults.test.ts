@@ -4,16 +4,15 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
+import { opsInputFor, runDrillOn, setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
 import { connectPostgres } from "../src/clients/index.ts";
 import { backupPostgres, backupRedis } from "../src/components/index.ts";
 import { checkSizeRange } from "../src/measure/index.ts";
 import type { DrillResult } from "../src/drill/drill-result.ts";
-import { corruptObject, runDrill } from "../src/drill/run-drill.ts";
+import { corruptObject } from "../src/drill/run-drill.ts";
 import { OPS_CHECKS, runOpsCheck, type OpsInput } from "../src/ops/index.ts";
 import { buildReport, renderMarkdown } from "../src/report/index.ts";
 import { S3Storage } from "../src/storage/index.ts";
-import { makeOpsInput } from "./helpers/ops-input.ts";
 
 let setup: DrillSetup;
 let drill: DrillResult;
@@ -29,10 +28,7 @@ describe("ops checks fail on real faults", () => {
   beforeAll(async () => {
     setup = await setUpDrill();
     setup.config.smoke.commands = [{ name: "manage.py check", command: ["sh", "-c", "echo 'SystemCheckError: 1 issue (models.E001)' >&2; exit 3"], timeoutMs: 10_000 }];
-    drill = await runDrill({
-      config: setup.config, target: setup.target, storage: setup.storage, recipients: setup.config.encryption.recipients,
-      identities: setup.identities, keySource: setup.keySource, corruptLatestPostgres: true,
-    });
+    drill = await runDrillOn(setup, { corruptLatestPostgres: true });
   }, 600_000);
   afterAll(async () => {
     await setup?.stop();
@@ -52,19 +48,19 @@ describe("ops checks fail on real faults", () => {
   });
 
   it("test_postgres_backup_creates_dump_file fails on a corrupted dump", async () => {
-    const result = await run("test_postgres_backup_creates_dump_file", makeOpsInput(setup, drill));
+    const result = await run("test_postgres_backup_creates_dump_file", opsInputFor(setup, drill));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("SHA-256 mismatch");
   });
 
   it("test_restore_postgres_from_latest_backup fails when the latest backup could not be restored", async () => {
-    const result = await run("test_restore_postgres_from_latest_backup", makeOpsInput(setup, drill));
+    const result = await run("test_restore_postgres_from_latest_backup", opsInputFor(setup, drill));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("not the latest");
   });
 
   it("test_restored_db_passes_smoke_checks fails on a failing smoke command, with its output", async () => {
-    const result = await run("test_restored_db_passes_smoke_checks", makeOpsInput(setup, drill));
+    const result = await run("test_restored_db_passes_smoke_checks", opsInputFor(setup, drill));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("manage.py check");
     expect(result.detail).toContain("SystemCheckError: 1 issue (models.E001)");
@@ -73,14 +69,14 @@ describe("ops checks fail on real faults", () => {
 
   it("test_rpo_within_target_1_hour fails when the data loss exceeds the target", async () => {
     const config = { ...setup.config, objectives: { ...setup.config.objectives, rpoMs: 1 } };
-    const result = await run("test_rpo_within_target_1_hour", makeOpsInput(setup, drill, { config }));
+    const result = await run("test_rpo_within_target_1_hour", opsInputFor(setup, drill, { config }));
     expect(result.status).toBe("failed");
     expect(result.detail).toMatch(/measured data loss .* exceeds 1ms/);
   });
 
   it("test_rto_within_target_15_minutes fails when recovery takes longer than the target", async () => {
     const config = { ...setup.config, objectives: { ...setup.config.objectives, rtoMs: 1 } };
-    const result = await run("test_rto_within_target_15_minutes", makeOpsInput(setup, drill, { config }));
+    const result = await run("test_rto_within_target_15_minutes", opsInputFor(setup, drill, { config }));
     expect(result.status).toBe("failed");
     expect(result.detail).toMatch(/measured RTO .* exceeds 1ms/);
   });
@@ -92,7 +88,7 @@ describe("ops checks fail on real faults", () => {
     const shrunk = await backupPostgres(ctxOf(setup.config.encryption.recipients));
     const history = drill.backups.filter((b) => b.component === "postgres").map((b) => b.storedBytes);
     const sizeRange = checkSizeRange(shrunk.storedBytes, history);
-    const result = await run("test_postgres_backup_size_within_expected_range", makeOpsInput(setup, { ...drill, sizeRange }));
+    const result = await run("test_postgres_backup_size_within_expected_range", opsInputFor(setup, { ...drill, sizeRange }));
     expect(result.status).toBe("failed");
     expect(result.detail).toMatch(/shrank to \d+% of the median/);
   });
@@ -100,7 +96,7 @@ describe("ops checks fail on real faults", () => {
   it("test_redis_rdb_snapshot_generated fails when the stored RDB is corrupt", async () => {
     const manifest = await backupRedis(ctxOf(setup.config.encryption.recipients));
     await corruptObject(setup.storage, manifest.parts[0]!.key);
-    const result = await run("test_redis_rdb_snapshot_generated", makeOpsInput(setup, { ...drill, backups: [...drill.backups, manifest] }));
+    const result = await run("test_redis_rdb_snapshot_generated", opsInputFor(setup, { ...drill, backups: [...drill.backups, manifest] }));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("verify failed");
   });
@@ -109,7 +105,7 @@ describe("ops checks fail on real faults", () => {
     await writeFile(join(setup.target.mediaDir, "uploads", "after-snapshot.png"), Buffer.alloc(2048, 3));
     try {
       // The check syncs again (no-change run): pass a drill whose newest snapshot predates the new file.
-      const result = await run("test_media_files_sync_to_s3", makeOpsInput(setup, drill));
+      const result = await run("test_media_files_sync_to_s3", opsInputFor(setup, drill));
       expect(result.status).toBe("failed");
       expect(result.detail).toMatch(/snapshot has \d+ files, source \d+ \(1 missing\)/);
     } finally {
@@ -123,7 +119,7 @@ describe("ops checks fail on real faults", () => {
       override async delete(): Promise<void> {}
       override async deleteMany(): Promise<void> {}
     }
-    const result = await run("test_backup_retention_policy_enforced", makeOpsInput(setup, drill, {
+    const result = await run("test_backup_retention_policy_enforced", opsInputFor(setup, drill, {
       scratchStorage: (prefix) => new NoDeleteStorage({ ...setup.target.s3, prefix: `${setup.target.s3.prefix}${prefix}` }),
     }));
     expect(result.status).toBe("failed");
@@ -132,7 +128,7 @@ describe("ops checks fail on real faults", () => {
 
   it("test_backup_encryption_enabled fails on a plaintext backup", async () => {
     const plain = await backupPostgres(ctxOf([]));
-    const result = await run("test_backup_encryption_enabled", makeOpsInput(setup, { ...drill, backups: [...drill.backups, plain] }));
+    const result = await run("test_backup_encryption_enabled", opsInputFor(setup, { ...drill, backups: [...drill.backups, plain] }));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("manifest says none");
     expect(result.detail).toContain("does not start with the age header");

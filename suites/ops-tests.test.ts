@@ -3,12 +3,10 @@
 // checks one fact of it (and some do more real work: retention, no-change sync, age CLI).
 // After the last test the DR status report is written with these results.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
+import { opsInputFor, runDrillOn, setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
 import type { DrillResult } from "../src/drill/drill-result.ts";
-import { runDrill } from "../src/drill/run-drill.ts";
 import { OPS_CHECKS, runOpsCheck, type OpsTestResult } from "../src/ops/index.ts";
 import { writeReport } from "../src/report/index.ts";
-import { makeOpsInput } from "./helpers/ops-input.ts";
 
 let setup: DrillSetup;
 let drill: DrillResult;
@@ -18,14 +16,7 @@ const runtimes = new Map<string, number>();
 describe("ops tests", () => {
   beforeAll(async () => {
     setup = await setUpDrill();
-    drill = await runDrill({
-      config: setup.config,
-      target: setup.target,
-      storage: setup.storage,
-      recipients: setup.config.encryption.recipients,
-      identities: setup.identities,
-      keySource: setup.keySource,
-    });
+    drill = await runDrillOn(setup);
   }, 600_000);
 
   afterEach((ctx) => {
@@ -48,7 +39,7 @@ describe("ops tests", () => {
 
   for (const check of OPS_CHECKS) {
     it(check.name, async () => {
-      const result = await runOpsCheck(check, makeOpsInput(setup, drill));
+      const result = await runOpsCheck(check, opsInputFor(setup, drill));
       results.push(result);
       expect(result.detail.length).toBeGreaterThan(0);
       expect(result.status, result.detail).toBe("passed");

@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
 import { decryptStream } from "../crypto/age.ts";
 import { DrError, messageOf } from "../errors/index.ts";
-import type { StoredPart } from "../manifest/index.ts";
+import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
 
@@ -23,6 +23,27 @@ export interface DownloadOptions {
   checkStored?: boolean;
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
+}
+
+/** A backup to read from: where it is, what it is, and the keys to open it. */
+export interface BackupSource {
+  storage: Storage;
+  manifest: BackupManifest;
+  identities: readonly string[];
+  signal?: AbortSignal;
+}
+
+/** Download options for one part of a backup (its first part by default). */
+export function partOf(source: BackupSource, part: StoredPart | undefined = source.manifest.parts[0]): DownloadOptions {
+  if (!part) throw new DrError("INTEGRITY_FAILED", `unable to read backup '${source.manifest.id}': its manifest lists no parts`);
+  return {
+    storage: source.storage,
+    part,
+    backupId: source.manifest.id,
+    identities: source.identities,
+    encrypted: source.manifest.encryption.format === "age",
+    signal: source.signal,
+  };
 }
 
 /** The stored and plain byte counts and hashes a download saw. */

@@ -7,8 +7,8 @@ import type { BackupManifest } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { hashStream } from "../streams/hash-stream.ts";
 import { mapConcurrent } from "../util/map-concurrent.ts";
-import { downloadPart, downloadPartToFile, type DownloadOptions } from "./download-part.ts";
-import { readSnapshotFileList } from "./media/media-restore.ts";
+import { downloadPart, downloadPartToFile, partOf, type DownloadOptions } from "./download-part.ts";
+import { mediaFilePart, readSnapshotFileList } from "./media/media-restore.ts";
 import { checkRdbFile } from "./redis/redis-backup.ts";
 
 /** One check of a verification. */
@@ -103,28 +103,19 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   const checks: CheckResult[] = [];
   const encrypted = manifest.encryption.format === "age";
   const part = manifest.parts[0];
-  const download = (extra: Partial<DownloadOptions> = {}): DownloadOptions => ({
-    storage: options.storage,
-    part: part!,
-    backupId: manifest.id,
-    identities: options.identities,
-    encrypted,
-    signal: options.signal,
-    ...extra,
-  });
   try {
     if (!part) throw new DrError("INTEGRITY_FAILED", `unable to verify backup '${manifest.id}': its manifest lists no parts`);
     if (encrypted && options.identities.length === 0) {
       checks.push(await checkStoredOnly(options));
       checks.push({ name: "decrypt and read", status: "not verified", detail: "no age identity configured (DR_AGE_IDENTITY_FILE)" });
     } else if (manifest.component === "postgres") {
-      const entries = await listArchive(options, download());
+      const entries = await listArchive(options, partOf(options));
       checks.push({ name: "SHA-256 (stored and plain)", status: "ok", detail: `${part.key}` });
       checks.push({ name: "pg_restore --list", status: "ok", detail: `${entries} archive entries` });
     } else if (manifest.component === "redis") {
       const work = await makeTempDir("verify");
       try {
-        await downloadPartToFile(download(), join(work, "dump.rdb"));
+        await downloadPartToFile(partOf(options), join(work, "dump.rdb"));
         checks.push({ name: "SHA-256 (stored and plain)", status: "ok", detail: part.key });
         await checkRdbFile(join(work, "dump.rdb"));
         checks.push({ name: "redis-check-rdb", status: "ok", detail: "RDB readable" });
@@ -136,10 +127,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
       checks.push({ name: "snapshot file list", status: "ok", detail: `${list.files.length} files` });
       let bytes = 0;
       await mapConcurrent(list.files, 8, async (file) => {
-        const result = await downloadPart(download({
-          part: { key: file.key, size: -1, sha256: "", plainSize: file.size, plainSha256: file.sha256 },
-          checkStored: false,
-        }), discard());
+        const result = await downloadPart(mediaFilePart(options, file), discard());
         bytes += result.plainBytes;
       });
       checks.push({ name: "media file hashes", status: "ok", detail: `${list.files.length} files, ${bytes} bytes match their SHA-256` });

@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { formatDuration, type DrConfig } from "../../config/index.ts";
 import { readIdentityFile } from "../../crypto/age.ts";
-import { runDrill } from "../../drill/run-drill.ts";
+import type { DrillResult } from "../../drill/drill-result.ts";
+import { runDrill, type DrillOptions } from "../../drill/run-drill.ts";
 import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
-import { runOpsChecks } from "../../ops/index.ts";
+import { runOpsChecks, type OpsInput } from "../../ops/index.ts";
 import { writeReport } from "../../report/index.ts";
 import { createStorage, S3Storage } from "../../storage/index.ts";
 import { startTarget } from "../../targets/index.ts";
@@ -76,6 +77,33 @@ export async function setUpDrill(targetOverride?: string): Promise<DrillSetup> {
   }
 }
 
+/** Run the drill on a set-up target (extra options: fault injection, --keep, a listener). */
+export async function runDrillOn(setup: DrillSetup, extra: Partial<DrillOptions> = {}): Promise<DrillResult> {
+  return await runDrill({
+    config: setup.config,
+    target: setup.target,
+    storage: setup.storage,
+    recipients: setup.config.encryption.recipients,
+    identities: setup.identities,
+    keySource: setup.keySource,
+    ...extra,
+  });
+}
+
+/** What the ops checks get from a drill setup and its result. */
+export function opsInputFor(setup: DrillSetup, drill: DrillResult, overrides: Partial<OpsInput> = {}): OpsInput {
+  return {
+    drill,
+    config: setup.config,
+    target: setup.target,
+    storage: setup.storage,
+    identities: setup.identities,
+    recipients: setup.config.encryption.recipients,
+    scratchStorage: (prefix) => new S3Storage({ ...setup.target.s3, prefix: `${setup.target.s3.prefix}${prefix}` }),
+    ...overrides,
+  };
+}
+
 /**
  * `pnpm drill`: seed -> backup -> declared failure -> restore -> smoke checks ->
  * measurements -> ops checks -> reports/DR_STATUS.md. Exits 1 when a target is breached.
@@ -84,26 +112,9 @@ export async function drillCommand(options: { target?: string; keep?: boolean })
   const setup = await setUpDrill(options.target);
   try {
     say(`Drill on target '${setup.target.kind}': ${setup.target.describe().postgres}`);
-    const drill = await runDrill({
-      config: setup.config,
-      target: setup.target,
-      storage: setup.storage,
-      recipients: setup.config.encryption.recipients,
-      identities: setup.identities,
-      keySource: setup.keySource,
-      listener: printSteps("  "),
-      keep: options.keep,
-    });
+    const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep });
     say("Running the ten ops checks on the drill's results...");
-    const opsTests = await runOpsChecks({
-      drill,
-      config: setup.config,
-      target: setup.target,
-      storage: setup.storage,
-      identities: setup.identities,
-      recipients: setup.config.encryption.recipients,
-      scratchStorage: (prefix) => new S3Storage({ ...setup.target.s3, prefix: `${setup.target.s3.prefix}${prefix}` }),
-    });
+    const opsTests = await runOpsChecks(opsInputFor(setup, drill));
     for (const t of opsTests) say(`  ${t.status === "passed" ? "✔" : t.status === "failed" ? "✖" : "⚠"} ${t.name} (${formatDuration(t.durationMs)}): ${t.detail}`);
     const { report, markdownPath } = await writeReport({
       dir: setup.config.report.dir,

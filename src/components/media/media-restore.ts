@@ -2,32 +2,23 @@ import { mkdir, readdir, utimes } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Writable } from "node:stream";
 import { DrError } from "../../errors/index.ts";
-import type { BackupManifest } from "../../manifest/index.ts";
-import type { Storage } from "../../storage/storage.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
-import { downloadPart, downloadPartToFile } from "../download-part.ts";
-import type { SnapshotFileList } from "./media-snapshot.ts";
+import { downloadPart, downloadPartToFile, partOf, type BackupSource, type DownloadOptions } from "../download-part.ts";
+import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
 
-export interface MediaSource {
-  storage: Storage;
-  manifest: BackupManifest;
-  identities: readonly string[];
-  signal?: AbortSignal;
+/** Download options for one media file: only its plain SHA-256 is recorded (contents are shared between snapshots). */
+export function mediaFilePart(source: BackupSource, file: SnapshotFile): DownloadOptions {
+  return { ...partOf(source, { key: file.key, size: -1, sha256: "", plainSize: file.size, plainSha256: file.sha256 }), checkStored: false };
 }
+
+export type MediaSource = BackupSource;
 
 /** Read (download, verify, decrypt) a snapshot's file list. */
 export async function readSnapshotFileList(source: MediaSource): Promise<SnapshotFileList> {
   const part = source.manifest.parts[0];
   if (!part) throw new DrError("INTEGRITY_FAILED", `unable to read snapshot '${source.manifest.id}': its manifest lists no parts`);
   const chunks: Buffer[] = [];
-  await downloadPart({
-    storage: source.storage,
-    part,
-    backupId: source.manifest.id,
-    identities: source.identities,
-    encrypted: source.manifest.encryption.format === "age",
-    signal: source.signal,
-  }, new Writable({ write(chunk: Buffer, _e, cb) { chunks.push(chunk); cb(); } }));
+  await downloadPart(partOf(source, part), new Writable({ write(chunk: Buffer, _e, cb) { chunks.push(chunk); cb(); } }));
   return JSON.parse(Buffer.concat(chunks).toString("utf8")) as SnapshotFileList;
 }
 
@@ -58,15 +49,7 @@ export async function restoreMedia(source: MediaSource, dir: string, concurrency
       throw new DrError("INTEGRITY_FAILED", `unable to restore media file '${file.path}': its path leaves the restore folder`);
     }
     await mkdir(dirname(target), { recursive: true });
-    const result = await downloadPartToFile({
-      storage: source.storage,
-      part: { key: file.key, size: -1, sha256: "", plainSize: file.size, plainSha256: file.sha256 },
-      backupId: source.manifest.id,
-      identities: source.identities,
-      encrypted: source.manifest.encryption.format === "age",
-      signal: source.signal,
-      checkStored: false,
-    }, target);
+    const result = await downloadPartToFile(mediaFilePart(source, file), target);
     await utimes(target, new Date(file.mtimeMs), new Date(file.mtimeMs));
     bytes += result.plainBytes;
   });

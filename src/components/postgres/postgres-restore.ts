@@ -8,7 +8,7 @@ import type { Storage } from "../../storage/storage.ts";
 import type { PostgresEndpoint } from "../../targets/target.ts";
 import { StepRecorder } from "../../drill/step-recorder.ts";
 import { formatBytes } from "../../config/index.ts";
-import { downloadPartToFile } from "../download-part.ts";
+import { downloadPartToFile, partOf } from "../download-part.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
 
 /** The comment that marks a database as a dr-drill scratch database (safe to replace/drop). */
@@ -132,14 +132,7 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     const dumpFile = join(work, "restore.dump");
     const downloaded = await recorder.run(
       "Download and decrypt dump",
-      () => downloadPartToFile({
-        storage: options.storage,
-        part,
-        backupId: options.manifest.id,
-        identities: options.identities,
-        encrypted: options.manifest.encryption.format === "age",
-        signal: options.signal,
-      }, dumpFile),
+      () => downloadPartToFile(partOf(options, part), dumpFile),
       (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified`,
     );
     const args = [`--dbname=${options.into.database}`, `--jobs=${options.jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", dumpFile];

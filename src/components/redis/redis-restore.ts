@@ -3,9 +3,8 @@ import { join } from "node:path";
 import { connectRedis } from "../../clients/index.ts";
 import { DrError } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import type { Storage } from "../../storage/storage.ts";
 import type { RedisEndpoint } from "../../targets/target.ts";
-import { downloadPartToFile } from "../download-part.ts";
+import { downloadPartToFile, partOf, type BackupSource } from "../download-part.ts";
 import { checkRdbFile } from "./redis-backup.ts";
 import { parseKeyspace, sampleTypes } from "./redis-snapshot.ts";
 
@@ -14,7 +13,7 @@ import { parseKeyspace, sampleTypes } from "./redis-snapshot.ts";
  * SHA-256 and redis-check-rdb. Refuses to overwrite an existing dump.rdb.
  */
 export async function restoreRedisToDir(
-  options: { storage: Storage; manifest: BackupManifest; identities: readonly string[]; signal?: AbortSignal },
+  options: BackupSource,
   dir: string,
 ): Promise<{ file: string; bytes: number }> {
   const part = options.manifest.parts[0];
@@ -27,14 +26,7 @@ export async function restoreRedisToDir(
     });
   }
   const file = join(dir, "dump.rdb");
-  const result = await downloadPartToFile({
-    storage: options.storage,
-    part,
-    backupId: options.manifest.id,
-    identities: options.identities,
-    encrypted: options.manifest.encryption.format === "age",
-    signal: options.signal,
-  }, file);
+  const result = await downloadPartToFile(partOf(options, part), file);
   await checkRdbFile(file);
   return { file, bytes: result.plainBytes };
 }
