@@ -39,6 +39,8 @@ export interface DrillResult {
   seed: SeedResult | undefined;
   /** Backups this drill took, oldest first. */
   backups: BackupManifest[];
+  /** Backups that failed, with the error (the drill goes on to show what can be recovered). */
+  backupErrors: string[];
   /** Measured wall time of each backup, ms, by id. */
   backupDurations: Record<string, number>;
   /** Phase steps of the whole drill (seed, backups, failure, recoveries, cleanup). */

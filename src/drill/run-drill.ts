@@ -93,12 +93,18 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const heartbeat = target.readOnlySource ? undefined : await startHeartbeatWriter(target.postgres);
   const backups: BackupManifest[] = [];
   const backupDurations: Record<string, number> = {};
+  const backupErrors: string[] = [];
+  // A failed backup is a finding, not the end of the drill: recovery then shows what is left.
   const backupOne = async (component: ComponentName, round: number) => {
     const started = performance.now();
-    const manifest = await phases.run(`Back up ${component} (round ${round})`, () => runBackup(component, ctx), (m) =>
-      `${m.id}: ${formatBytes(m.storedBytes)} stored${m.media ? `, ${m.media.uploadedFiles} files uploaded` : ""}`);
-    backupDurations[manifest.id] = performance.now() - started;
-    backups.push(manifest);
+    try {
+      const manifest = await phases.run(`Back up ${component} (round ${round})`, () => runBackup(component, ctx), (m) =>
+        `${m.id}: ${formatBytes(m.storedBytes)} stored${m.media ? `, ${m.media.uploadedFiles} files uploaded` : ""}`);
+      backupDurations[manifest.id] = performance.now() - started;
+      backups.push(manifest);
+    } catch (error) {
+      backupErrors.push(`${component} (round ${round}): ${messageOf(error).split("\n")[0]}`);
+    }
   };
   let failureAt: Date;
   let sourceLastHeartbeat: Date | undefined;
@@ -124,10 +130,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   }
   phases.skip("Failure declared", `at ${failureAt.toISOString()}: recovery starts, RTO clock running`);
 
-  if (options.corruptLatestPostgres) {
-    const latest = backups.filter((b) => b.component === "postgres").at(-1)!;
-    await corruptObject(storage, latest.parts[0]!.key);
-  }
+  const latestPostgres = backups.filter((b) => b.component === "postgres").at(-1);
+  if (options.corruptLatestPostgres && latestPostgres) await corruptObject(storage, latestPostgres.parts[0]!.key);
 
   // --- PostgreSQL recovery -------------------------------------------------------------
   const pgRecovery = startRecovery("postgres", new StepRecorder(options.listener));
@@ -262,6 +266,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     storageCapabilities: { versioning: storage.capabilities.versioning, objectLock: storage.capabilities.objectLock },
     seed,
     backups,
+    backupErrors,
     backupDurations,
     phases: phases.steps,
     failureAt: failureAt.toISOString(),

@@ -84,6 +84,7 @@ export function buildScenarios(drill: DrillResult): ScenarioRow[] {
 /** Recommendations from what failed or could not be verified in this run. */
 export function buildRecommendations(drill: DrillResult, ops: readonly OpsTestResult[], scenarios: readonly ScenarioRow[]): string[] {
   const out: string[] = [];
+  for (const failure of drill.backupErrors) out.push(`**Backup failed**: ${failure}.`);
   for (const row of scenarios.filter((s) => s.mark === "❌")) out.push(`**Fix ${row.scenario.toLowerCase()} recovery**: ${row.measured} against RPO ${row.rpoTarget} / RTO ${row.rtoTarget}.`);
   for (const test of ops.filter((t) => t.status === "failed")) out.push(`**${test.name} failed**: ${test.detail}`);
   for (const skip of drill.recoveries.postgres.skipped) out.push(`**Backup ${skip.id} is unusable** and was skipped during recovery: ${skip.reason}. Investigate the storage and re-run \`dr-drill verify --all\`.`);
@@ -101,6 +102,7 @@ export function buildRecommendations(drill: DrillResult, ops: readonly OpsTestRe
 export function buildReport(job: string, drill: DrillResult, opsTests: OpsTestResult[], opsSource: string, history: HistoryPoint[]): DrStatusReport {
   const scenarios = buildScenarios(drill);
   const breached = [
+    ...drill.backupErrors.map((e) => `backup ${e.split(":")[0]}`),
     ...scenarios.filter((s) => s.mark === "❌").map((s) => s.scenario),
     ...opsTests.filter((t) => t.status === "failed").map((t) => t.name),
   ];

@@ -49,6 +49,7 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push("## Executive Summary", "");
   const pgBackup = newestOf(d.backups, "postgres");
   lines.push(`- **Backups**: ${d.backups.length} backups taken in this run (${["postgres", "redis", "media"].map((c) => `${d.backups.filter((b) => b.component === c).length} ${c}`).join(", ")}), all ${d.backups.every((b) => b.encryption.format === "age") ? "age-encrypted" : "NOT all encrypted"}, each with a manifest written last`);
+  if (d.backupErrors.length) lines.push(`- **Backup failures**: ${d.backupErrors.length} — ${d.backupErrors.join("; ")}`);
   lines.push(`- **Restore drill**: ${pg.ok ? "restored" : "FAILED to restore"} ${pg.backupId ?? "no backup"} into a scratch server${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.restoredBytes)} database)` : ""}; ${d.smoke.filter((s) => s.passed).length}/${d.smoke.length} smoke checks passed`);
   lines.push(`- **RPO**: measured data loss ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (target ${formatDuration(o.rpoMs)}); **RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} (target ${formatDuration(o.rtoMs)})`);
   lines.push(`- **Ops tests**: ${passed}/${report.opsTests.length} passed`);
