@@ -80,6 +80,7 @@ export function buildProgram(): Command {
   program.command("seed")
     .description("fill the embedded servers with the DeltaCrown fixtures and print what is there")
     .addOption(targetOption())
+    .option("--size <size>", "PostgreSQL fixture size (default 50MB, or DR_FIXTURE_SIZE)")
     .action(action(seedCommand));
 
   program.command("config")

@@ -1,11 +1,17 @@
-import { formatBytes, formatDuration } from "../../config/index.ts";
+import { formatBytes, formatDuration, parseSize } from "../../config/index.ts";
+import { DrError } from "../../errors/index.ts";
 import { isSeeded, seedSource } from "../../drill/seed-source.ts";
 import { say } from "../output.ts";
 import { openSession } from "../session.ts";
 
 /** `dr-drill seed`: fill the workspace's servers with the fixtures and print what is there. */
-export async function seedCommand(options: { target?: string }): Promise<number> {
+export async function seedCommand(options: { target?: string; size?: string }): Promise<number> {
+  const bytes = options.size === undefined ? undefined : parseSize(options.size);
+  if (options.size !== undefined && bytes === undefined) {
+    throw new DrError("CONFIG_INVALID", `unable to parse --size '${options.size}': expected a size such as 50MB, 1GB or 10GB`, { exitCode: 2 });
+  }
   await using session = await openSession({ target: options.target, persistent: true });
+  if (bytes !== undefined) session.config.fixtures.postgresBytes = bytes;
   if (await isSeeded(session.target)) {
     say("The source database already has tables; nothing seeded.");
   } else {
