@@ -12,7 +12,7 @@ let work: string;
 
 /** Run the CLI with extra environment, never throwing. */
 async function cli(args: string[], env: Record<string, string> = {}) {
-  return await execa(process.execPath, [BIN, ...args], { env: { DR_STATE_DIR: join(work, "state"), DR_REPORT_DIR: join(work, "reports"), ...env }, reject: false, cwd: work });
+  return await execa(process.execPath, [BIN, ...args], { env: { DR_TARGET: "native", DR_STATE_DIR: join(work, "state"), DR_REPORT_DIR: join(work, "reports"), ...env }, reject: false, cwd: work });
 }
 
 describe("dr-drill CLI", () => {

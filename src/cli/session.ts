@@ -51,10 +51,14 @@ export async function ensureWorkspaceKey(config: DrConfig, folder: string): Prom
   };
 }
 
-/** Open a session: config, target (persistent for the native workspace), storage, keys. */
-export async function openSession(options: { target?: string; persistent: boolean }): Promise<Session> {
+/**
+ * Open a session: config, target (persistent for the native workspace), storage, keys.
+ * `beforeStart` sees the final config first, so a command can refuse before any server starts.
+ */
+export async function openSession(options: { target?: string; persistent: boolean; beforeStart?: (config: DrConfig) => void }): Promise<Session> {
   const loaded = await loadCommandConfig(options.target);
   const keys = await ensureWorkspaceKey(loaded, join(loaded.stateDir, "native"));
+  options.beforeStart?.(keys.config);
   const target = await startTarget(keys.config, { persistent: options.persistent });
   const storage = createStorage(target.s3);
   const close = async () => {

@@ -16,7 +16,8 @@ import { parseDuration, parseSize } from "./units.ts";
 /** Pinned default images: tags a registry-connected machine pulls without a token. */
 export const DEFAULT_IMAGES = {
   postgres: "postgres:15-bookworm",
-  redis: "redis:7.2-bookworm",
+  // 7.0: the host's redis-check-rdb (Debian 12: 7.0) cannot read RDB v11 files of Redis 7.2.
+  redis: "redis:7.0-bookworm",
   s3: "localstack/localstack:4.14.0",
 } as const;
 

@@ -89,7 +89,7 @@ export function buildRecommendations(drill: DrillResult, ops: readonly OpsTestRe
   for (const test of ops.filter((t) => t.status === "failed")) out.push(`**${test.name} failed**: ${test.detail}`);
   for (const skip of drill.recoveries.postgres.skipped) out.push(`**Backup ${skip.id} is unusable** and was skipped during recovery: ${skip.reason}. Investigate the storage and re-run \`dr-drill verify --all\`.`);
   for (const test of ops.filter((t) => t.status === "not verified")) out.push(`**${test.name} not verified**: ${test.detail}.`);
-  if (!drill.storageCapabilities.objectLock) out.push("**Immutable backups not verified**: the storage endpoint offers no S3 Object Lock, so deletion or overwrite of a backup by a compromised host cannot be prevented or tested here. Enable Object Lock (compliance mode) on the production bucket and run the containers target against LocalStack to verify it.");
+  if (!drill.storageCapabilities.objectLock) out.push("**Immutable backups not verified**: the storage endpoint offers no S3 Object Lock, so deletion or overwrite of a backup by a compromised host cannot be prevented or tested here. Enable Object Lock (compliance mode) on the production bucket and run this drill against it (DR_TARGET=external).");
   if (!drill.storageCapabilities.versioning) out.push("**Bucket versioning not verified**: the endpoint does not support versioning; enable it on the production bucket so an overwritten backup can be recovered.");
   out.push("**Test multi-region failover**: region outage is not covered by this drill (it needs a second region and a replica).");
   if (drill.rpo.worstCaseMs > drill.config.objectives.rpoMs) {

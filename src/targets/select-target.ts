@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { DrConfig } from "../config/index.ts";
+import { DrError } from "../errors/index.ts";
 import { startExternalTarget } from "./external/external-target.ts";
 import { startNativeTarget } from "./native/native-target.ts";
 import type { StartedTarget } from "./target.ts";
@@ -16,6 +17,11 @@ export async function startTarget(config: DrConfig, options: { persistent?: bool
     case "external":
       return await startExternalTarget(config);
     case "containers":
+      if (options.persistent) {
+        throw new DrError("CONFIG_INVALID", "unable to start target 'containers' for this command: its containers do not outlive one command, so a backup would be gone before it could be listed or verified", {
+          hint: "use DR_TARGET=native (persistent workspace) or DR_TARGET=external; the containers target is for 'dr-drill drill' and the ops tests",
+        });
+      }
       // Loaded on demand: testcontainers is heavy and only this target needs it.
       return await (await import("./containers/containers-target.ts")).startContainersTarget(config);
   }

@@ -27,9 +27,15 @@ export function parseComponents(value: string | undefined, allowAll = true): Com
  */
 export async function backupCommand(which: string, options: BackupCommandOptions): Promise<number> {
   const components = parseComponents(which);
-  await using session = await openSession({ target: options.target, persistent: true });
+  let recipients: string[] = [];
+  await using session = await openSession({
+    target: options.target,
+    persistent: true,
+    beforeStart: (config) => {
+      recipients = resolveRecipients(config, Boolean(options.allowUnencrypted));
+    },
+  });
   addSecrets(await sessionSecrets(session));
-  const recipients = resolveRecipients(session.config, Boolean(options.allowUnencrypted));
   await session.storage.check();
   if (session.target.kind === "native" && !(await isSeeded(session.target))) {
     say("Seeding the embedded servers with the DeltaCrown fixtures (first run of this workspace)...");
