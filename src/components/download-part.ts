@@ -84,13 +84,18 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
   }
   const stored = new HashingStream(options.onProgress);
   const plain = new HashingStream();
+  let body: Readable | undefined;
   try {
-    const body = await options.storage.get(options.part.key, { signal: options.signal });
+    body = await options.storage.get(options.part.key, { signal: options.signal });
     const storedSide = body.pipe(stored);
     body.on("error", (error) => stored.destroy(error));
     const decrypted: Readable = options.encrypted ? await decryptStream(storedSide, options.identities, options.backupId) : storedSide;
     await pipeline(decrypted, plain, sink, { signal: options.signal });
   } catch (error) {
+    // Release the connection: an abandoned response body holds its socket, and enough of
+    // them starve the client's pool (every later request would wait forever).
+    body?.destroy();
+    stored.destroy();
     sink.destroy();
     const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
     if (corrupt) throw corrupt;

@@ -73,6 +73,8 @@ const redisRdbSnapshotGenerated: OpsCheck = {
     const total = (k: Record<string, number>) => Object.values(k).reduce((a, b) => a + b, 0);
     return verdict([
       [manifest.redis.lastSave >= drillStart - 1, `snapshot LASTSAVE ${manifest.redis.lastSave} predates the drill (${drillStart})`],
+      // A snapshot awaited correctly finishes after the backup asked for it (LASTSAVE has 1 s resolution).
+      [manifest.redis.lastSave >= Math.floor(Date.parse(manifest.startedAt) / 1000), `snapshot LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()} is older than the backup that recorded it (started ${manifest.startedAt}): a stale dump.rdb was uploaded`],
       [result.ok, `verify failed: ${result.checks.map((c) => c.detail).join("; ")}`],
       [total(manifest.redis.keys) === total(keys) && total(keys) > 0, `manifest has ${total(manifest.redis.keys)} keys, server has ${total(keys)}`],
       [fresh === undefined || fresh >= manifest.redis.lastSave, "a new BGSAVE did not advance LASTSAVE"],
@@ -212,9 +214,11 @@ const rpoWithinTarget: OpsCheck = {
 const rtoWithinTarget: OpsCheck = {
   name: "test_rto_within_target_15_minutes",
   async run(input) {
-    const rto = input.drill.recoveries.postgres.rtoMs;
+    const recovery = input.drill.recoveries.postgres;
+    const rto = recovery.rtoMs;
     const target = input.config.objectives.rtoMs;
-    if (rto === undefined) return { status: "failed", detail: input.drill.recoveries.postgres.error ?? "the recovery did not complete" };
+    // A database that failed its smoke checks is not recovered, however fast it came back.
+    if (rto === undefined || !recovery.ok) return { status: "failed", detail: `the recovery did not complete: ${recovery.error ?? "unknown error"}` };
     return verdict([[rto <= target, `measured RTO ${formatDuration(rto)} exceeds ${formatDuration(target)}`]], `measured RTO ${formatDuration(rto)}, target ${formatDuration(target)}`);
   },
 };
