@@ -14,6 +14,8 @@ export interface BenchReport {
   durationMs: number;
   machine: MachineInfo;
   settings: BenchSettings;
+  /** The commit measured, and uncommitted changes to src/ or fixtures/ (should be empty). */
+  source: { commit: string; dirtyAtStart: string[]; dirtyAtEnd: string[] };
   /** Where the servers came from (native target description). */
   servers: Record<string, string>;
   /** How to run it again, and every command timed (secrets are in env, never shown). */
@@ -21,9 +23,11 @@ export interface BenchReport {
     run: string;
     tasks: Record<string, string>;
     rssChild: string;
+    /** What MEDIA_DIR stood for (a temporary folder of the native target). */
+    mediaDir: string;
   };
-  /** tinybench options every task ran with. */
-  tinybench: { iterations: number; time: number; warmup: boolean };
+  /** How tinybench ran: `rounds` Bench runs over all tasks, one iteration per task each. */
+  tinybench: { rounds: number; iterationsPerRound: number; time: number; warmup: boolean };
   fixtures: Omit<SeededFixtures, "smallDatabase"> & { smallDatabase: string };
   tasks: TaskSummary[];
   rss: RssMeasurement[];
@@ -37,6 +41,11 @@ export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** `1.20 0.80 0.50`. */
+function formatLoad(load: readonly number[]): string {
+  return load.map((l) => l.toFixed(2)).join(" ");
+}
+
 /** A ratio as `1.23x`. */
 function formatRatio(ratio: number): string {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : "n/a";
@@ -46,10 +55,11 @@ function formatRatio(ratio: number): string {
 export function makeTaskRows(tasks: readonly TaskSummary[]): Record<string, string>[] {
   return tasks.map((t) => ({
     task: t.name,
-    "median": formatSeconds(t.medianMs),
-    "mean ± rme": `${formatSeconds(t.meanMs)} ± ${t.rmePercent.toFixed(1)}%`,
+    median: formatSeconds(t.medianMs),
+    "mean ± sd": `${formatSeconds(t.meanMs)} ± ${(t.sdMs / 1000).toFixed(2)}`,
     "min..max": `${(t.minMs / 1000).toFixed(2)}..${(t.maxMs / 1000).toFixed(2)} s`,
     "input MB/s": t.throughputMBps.toFixed(1),
+    "CPU s node/tools/s3/pg": [t.medianCpu.bench, t.medianCpu.tools, t.medianCpu.s3, t.medianCpu.postgres].map((x) => x.toFixed(1)).join("/"),
     runs: String(t.samplesMs.length),
   }));
 }
@@ -100,7 +110,16 @@ export function renderBenchMarkdown(report: BenchReport): string {
       `${Object.entries(m.tools).map(([k, v]) => `${k}: ${v}`).join("; ")}.`,
     `Servers (all on 127.0.0.1): ${Object.values(report.servers).join("; ")}.`,
     "",
-    `Command: \`${report.commands.run}\` (tinybench: ${report.tinybench.iterations} iterations per task, time budget ${report.tinybench.time}, warmup ${report.tinybench.warmup}).`,
+    `Code measured: commit ${report.source.commit}${
+      report.source.dirtyAtStart.length || report.source.dirtyAtEnd.length
+        ? ` **with uncommitted changes** (${[...new Set([...report.source.dirtyAtStart, ...report.source.dirtyAtEnd])].join(", ")})`
+        : ", src/ and fixtures/ clean at start and end"
+    }.`,
+    "",
+    `Command: \`${report.commands.run}\` (\`pnpm bench\` runs the same). tinybench: ${report.tinybench.rounds} rounds, each one Bench run over every task ` +
+      `with ${report.tinybench.iterationsPerRound} iteration (time budget ${report.tinybench.time}, warmup ${report.tinybench.warmup}), so tools take turns. ` +
+      `Load average (1/5/15 min) at start ${formatLoad(m.loadAverageAtStart)}, at end ${formatLoad(m.loadAverageAtEnd)} ` +
+      `(a load above ${m.cores} before the bench starts means other work shared the CPUs).`,
     "",
     `Fixtures: database ${(f.databaseBytes / 1e6).toFixed(0)} MB (pg_database_size), small database ${(f.smallDatabaseBytes / 1e6).toFixed(0)} MB, ` +
       `${f.mediaFiles} media files of ${(f.mediaBytes / 1e6).toFixed(0)} MB (largest ${(f.largestMediaFileBytes / 1e6).toFixed(2)} MB, ${f.mediaExcluded} clutter files excluded by both tools); ` +
@@ -108,17 +127,23 @@ export function renderBenchMarkdown(report: BenchReport): string {
     "",
     "## Goals and ratios",
     "",
-    "Ratios are of median times (throughput = input bytes / time), > 1 means the second-named side is faster.",
+    "Each ratio is a time of the reference side (pg_dump, sequential, rclone, unencrypted) divided by the time of dr-drill's side, " +
+      "from medians (means in brackets; exact formulas in bench.json): > 1 means dr-drill's side is faster. Throughput = input bytes / time.",
     "",
     ...makeGoalLines(report.goals).map((line) => `- ${line}`),
     "",
     "## Timings",
+    "",
+    "CPU columns: median CPU seconds per iteration of this Node process (the dr-drill pipeline runs in it), its finished children " +
+      "(pg_dump, rclone), the fauxqs S3 emulator and PostgreSQL (postmaster + finished backends).",
     "",
     renderTable(makeTaskRows(report.tasks)),
     "## Peak RSS of one backup (child process)",
     "",
     renderTable(rssRows),
     "## What each task runs",
+    "",
+    `MEDIA_DIR is \`${report.commands.mediaDir}\` (removed after the run).`,
     "",
     ...report.tasks.map((t) => `- **${t.name}**: \`${t.command}\`. ${t.notes}.`),
     `- **RSS child**: \`${report.commands.rssChild}\` with endpoints as JSON on stdin; one backupPostgres() with age; reports process.resourceUsage().maxRSS.`,

@@ -20,10 +20,10 @@ export interface BenchTask {
   beforeEach?: () => Promise<void>;
   /** Untimed check and clean-up after each iteration. */
   afterEach?: () => Promise<void>;
-  /** Untimed preparation before the first iteration (a completed sync for no-change runs). */
-  beforeAll?: () => Promise<void>;
-  /** Untimed clean-up after the last iteration. */
-  afterAll?: () => Promise<void>;
+  /** Untimed, once before the first round (open the task's bucket). */
+  setup?: () => Promise<void>;
+  /** Untimed, once after the last round (empty and close the bucket). */
+  teardown?: () => Promise<void>;
   /** Facts each iteration recorded (stored bytes, files uploaded), in order. */
   facts: Record<string, number>[];
 }

@@ -1,11 +1,12 @@
 // `pnpm bench` (node bench/index.ts): the Backups issue's benchmarks side by side in one run.
 // Starts the native target (PostgreSQL, Redis, fauxqs on 127.0.0.1), seeds the fixtures, times
-// every task with tinybench, measures the peak RSS of one backup in a child process, prints a
-// table and the ratios, writes reports/bench.json and reports/BENCH.md, and stops everything.
+// every task in interleaved tinybench rounds, measures the peak RSS of one backup in a child
+// process, prints a table and the ratios, writes reports/bench.json and reports/BENCH.md, and
+// stops everything it started.
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { Bench } from "tinybench";
 import { makeTempDir } from "../src/lifecycle/index.ts";
 import { startNativeTarget } from "../src/targets/native/native-target.ts";
 import type { NativeTarget } from "../src/targets/native/native-target.ts";
@@ -13,70 +14,47 @@ import { emptyBucket, openBenchBucket } from "./bench-bucket.ts";
 import { makeGoalLines, makeTaskRows, renderBenchMarkdown, type BenchReport } from "./bench-report.ts";
 import { BENCH_ENV_NAMES, readBenchSettings, type BenchSettings } from "./bench-settings.ts";
 import type { BenchTask } from "./bench-task.ts";
+import { findCpuWatch } from "./cpu-usage.ts";
 import { evaluateGoals } from "./evaluate-goals.ts";
+import { findLivePids } from "./live-pids.ts";
+import { logStep } from "./log-step.ts";
 import { describeMachine } from "./machine-info.ts";
 import { describeBackupChild, measureBackupRss, type RssMeasurement } from "./measure-backup-rss.ts";
+import { makeMediaLane } from "./media-lane.ts";
 import { makeDrDrillMediaTask, makeRcloneTask, type MediaBenchContext } from "./media-tasks.ts";
 import { makeDumpThenUploadTask, makePgDumpFileTask, makePipelineTask, type PostgresBenchContext } from "./postgres-tasks.ts";
-import { logStep, seedFixtures, type SeededFixtures } from "./seed-fixtures.ts";
-import { summarizeTask, type TaskSummary } from "./summarize-task.ts";
-import { findLivePids } from "./live-pids.ts";
-import { flushDisks } from "./settle-machine.ts";
+import { runRounds } from "./run-rounds.ts";
+import { seedFixtures, type SeededFixtures } from "./seed-fixtures.ts";
+import { readSourceState, type SourceState } from "./source-state.ts";
 
 const REPORT_DIR = fileURLToPath(new URL("../reports/", import.meta.url));
 const MIB = 1024 * 1024;
 
-/** The tasks of the run, in the order they are timed: PostgreSQL first, then media. */
+/** The tasks of a round, in the order they run: PostgreSQL, then media (each first sync before its no-change re-sync). */
 function makeTasks(settings: BenchSettings, pg: PostgresBenchContext, media: MediaBenchContext): BenchTask[] {
   const plain = settings.plainVariants;
+  const ageLane = makeMediaLane("bench-media-drdrill-age");
+  const plainLane = makeMediaLane("bench-media-drdrill-plain");
+  const rcloneLane = makeMediaLane("bench-media-rclone");
   const all = [
     makePgDumpFileTask(pg),
     makePipelineTask(pg, true),
     ...(plain ? [makePipelineTask(pg, false)] : []),
     makeDumpThenUploadTask(pg, false),
     ...(plain ? [makeDumpThenUploadTask(pg, true)] : []),
-    makeDrDrillMediaTask(media, { encrypted: true, firstSync: true }),
-    ...(plain ? [makeDrDrillMediaTask(media, { encrypted: false, firstSync: true })] : []),
-    makeRcloneTask(media, true),
-    makeDrDrillMediaTask(media, { encrypted: true, firstSync: false }),
-    ...(plain ? [makeDrDrillMediaTask(media, { encrypted: false, firstSync: false })] : []),
-    makeRcloneTask(media, false),
+    makeDrDrillMediaTask(media, ageLane, true, true),
+    makeDrDrillMediaTask(media, ageLane, true, false),
+    ...(plain ? [makeDrDrillMediaTask(media, plainLane, false, true), makeDrDrillMediaTask(media, plainLane, false, false)] : []),
+    makeRcloneTask(media, rcloneLane, true),
+    makeRcloneTask(media, rcloneLane, false),
   ];
   return settings.only.length ? all.filter((task) => settings.only.some((id) => task.id.startsWith(id))) : all;
 }
 
-/** Time every task with tinybench: few, expensive iterations, no warmup, the first error stops the run. */
-async function runTasks(tasks: readonly BenchTask[], iterations: number): Promise<TaskSummary[]> {
-  const bench = new Bench({ name: "dr-drill backups", iterations, time: 0, warmup: false, throws: true, retainSamples: true });
-  for (const task of tasks) {
-    bench.add(task.name, task.run, {
-      beforeAll: async () => {
-        logStep(`task: ${task.name}`);
-        await task.beforeAll?.();
-      },
-      beforeEach: async () => {
-        await task.beforeEach?.();
-        await flushDisks();
-      },
-      afterEach: async () => {
-        await task.afterEach?.();
-        logStep(`  iteration done`);
-      },
-      afterAll: task.afterAll,
-    });
-  }
-  await bench.run();
-  console.table(bench.table());
-  return tasks.map((task) => {
-    const timed = bench.getTask(task.name);
-    if (!timed) throw new Error(`unable to find task '${task.name}' in the bench`);
-    return summarizeTask(task, timed);
-  });
-}
-
-/** Peak RSS of one encrypted backup of each database, each in a fresh child process. */
+/** Peak RSS of one encrypted backup of each database, small one first, each in a fresh child process. */
 async function measureRss(target: NativeTarget, fixtures: SeededFixtures, recipients: string[], settings: BenchSettings): Promise<RssMeasurement[]> {
-  const storage = await openBenchBucket(target.s3, "bench-pg-rss");
+  const bucket = "bench-pg-rss";
+  const storage = await openBenchBucket(target.s3, bucket);
   const results: RssMeasurement[] = [];
   try {
     for (const postgres of [fixtures.smallDatabase, target.postgres]) {
@@ -84,13 +62,13 @@ async function measureRss(target: NativeTarget, fixtures: SeededFixtures, recipi
       const result = await measureBackupRss({
         postgres,
         redis: target.redis,
-        s3: { ...target.s3, bucket: "bench-pg-rss", prefix: "" },
+        s3: { ...target.s3, bucket, prefix: "" },
         mediaDir: target.mediaDir,
         recipients,
         compressionLevel: settings.compressionLevel,
         storage: settings.storage,
       });
-      logStep(`  peak RSS ${(result.maxRssBytes / MIB).toFixed(1)} MiB`);
+      logStep(`  peak RSS ${(result.maxRssBytes / MIB).toFixed(1)} MiB (before the backup ${(result.rssBeforeBytes / MIB).toFixed(1)} MiB)`);
       results.push(result);
       await emptyBucket(storage);
     }
@@ -119,13 +97,19 @@ async function writeReports(report: BenchReport): Promise<void> {
   await writeFile(`${REPORT_DIR}BENCH.md`, renderBenchMarkdown(report));
 }
 
+/** Say loudly when the code under test has uncommitted changes: the numbers would describe that code. */
+function warnIfDirty(state: SourceState, when: string): void {
+  if (state.dirty.length) process.stderr.write(`bench: WARNING: src/ or fixtures/ had uncommitted changes ${when}:\n  ${state.dirty.join("\n  ")}\n`);
+}
+
 /** Run everything, stop every server whatever happens, and prove nothing is left running. */
 async function main(): Promise<void> {
   const started = performance.now();
   const settings = readBenchSettings();
-  const storageOptions = settings.storage;
   const machine = await describeMachine();
-  logStep(`settings ${JSON.stringify(settings)}`);
+  const sourceAtStart = await readSourceState();
+  warnIfDirty(sourceAtStart, "at start");
+  logStep(`settings ${JSON.stringify(settings)}; load average ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}`);
   const scratchDir = await makeTempDir("bench");
   const target = await startNativeTarget();
   const pids = target.pids();
@@ -138,13 +122,23 @@ async function main(): Promise<void> {
       compressionLevel: settings.compressionLevel,
       recipients,
       scratchDir,
-      storageOptions,
+      storageOptions: settings.storage,
     };
-    const media: MediaBenchContext = { target, files: fixtures.mediaFiles, bytes: fixtures.mediaBytes, recipients, scratchDir, storageOptions };
+    const media: MediaBenchContext = {
+      target,
+      files: fixtures.mediaFiles,
+      bytes: fixtures.mediaBytes,
+      recipients,
+      scratchDir,
+      storageOptions: settings.storage,
+    };
     const tasks = makeTasks(settings, pg, media);
-    const summaries = await runTasks(tasks, settings.iterations);
+    const summaries = await runRounds(tasks, settings.iterations, findCpuWatch(pids));
     const rss = await measureRss(target, fixtures, recipients, settings);
     const goals = evaluateGoals(summaries, rss);
+    machine.loadAverageAtEnd = loadavg();
+    const sourceAtEnd = await readSourceState();
+    warnIfDirty(sourceAtEnd, "at end");
 
     console.log("");
     console.table(makeTaskRows(summaries));
@@ -157,20 +151,22 @@ async function main(): Promise<void> {
       durationMs: performance.now() - started,
       machine,
       settings,
+      source: { commit: sourceAtStart.commit, dirtyAtStart: sourceAtStart.dirty, dirtyAtEnd: sourceAtEnd.dirty },
       servers: describeServers(target),
       commands: {
         run: describeRun(),
         tasks: Object.fromEntries(tasks.map((t) => [t.id, t.command])),
         rssChild: describeBackupChild(),
+        mediaDir: target.mediaDir,
       },
-      tinybench: { iterations: settings.iterations, time: 0, warmup: false },
+      tinybench: { rounds: settings.iterations, iterationsPerRound: 1, time: 0, warmup: false },
       fixtures: { ...fixtures, smallDatabase: fixtures.smallDatabase.database },
       tasks: summaries,
       rss,
       goals,
     };
     await writeReports(report);
-    logStep(`wrote ${REPORT_DIR}bench.json and BENCH.md in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    logStep(`wrote ${REPORT_DIR}bench.json and BENCH.md after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await target.stop();
     await rm(scratchDir, { recursive: true, force: true });

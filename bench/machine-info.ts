@@ -1,4 +1,4 @@
-import { cpus, freemem, release, totalmem, type as osType } from "node:os";
+import { cpus, freemem, loadavg, release, totalmem, type as osType } from "node:os";
 import { runCommand } from "../src/exec/index.ts";
 
 /** The machine a bench ran on: numbers only compare between runs on alike machines. */
@@ -17,6 +17,10 @@ export interface MachineInfo {
   node: string;
   /** First line of `<tool> --version` for every external tool timed. */
   tools: Record<string, string>;
+  /** 1, 5 and 15 minute load averages when the bench started: above the core count, other work competed. */
+  loadAverageAtStart: number[];
+  /** The same when the measurements ended. */
+  loadAverageAtEnd: number[];
 }
 
 /** First line of a tool's version output, or why it could not be read. */
@@ -44,5 +48,7 @@ export async function describeMachine(extraTools: Record<string, string> = {}): 
       rclone: await readVersion("rclone", ["version"]),
       ...extraTools,
     },
+    loadAverageAtStart: loadavg(),
+    loadAverageAtEnd: [],
   };
 }

@@ -1,12 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { BackupContext } from "../src/components/backup-context.ts";
 import { backupMedia } from "../src/components/media/media-backup.ts";
 import { buildConfig } from "../src/config/load-config.ts";
-import type { S3Storage, S3StorageOptions } from "../src/storage/index.ts";
+import type { S3StorageOptions } from "../src/storage/index.ts";
 import type { StartedTarget } from "../src/targets/target.ts";
-import { countObjects, emptyBucket, openBenchBucket } from "./bench-bucket.ts";
+import { countObjects } from "./bench-bucket.ts";
 import type { BenchTask } from "./bench-task.ts";
+import { closeMediaLane, type MediaLane, openMediaLane, requireLaneStorage, resetMediaLane } from "./media-lane.ts";
 import { describeRcloneSync, makeRcloneEnv, runRcloneSync } from "./rclone-sync.ts";
 
 /** What every media task shares. */
@@ -22,153 +21,129 @@ export interface MediaBenchContext {
   storageOptions: S3StorageOptions;
 }
 
-/** One dr-drill media task's variable parts. */
-interface DrDrillMediaVariant {
-  encrypted: boolean;
-  /** true: every iteration starts from an empty bucket and a cold cache; false: from a completed sync. */
-  firstSync: boolean;
-}
-
-/** Point dr-drill's media cache at a new, empty folder (read through process.env by backupMedia). */
-async function useFreshCacheDir(scratchDir: string): Promise<string> {
-  const dir = await mkdtemp(join(scratchDir, "dr-cache-"));
-  process.env.DR_CACHE_DIR = dir;
-  return dir;
-}
+/** Where rclone puts the tree inside its bucket. */
+const RCLONE_PREFIX = "media/";
 
 /** Fail the run when an iteration did not do the work it was meant to time. */
 function assertUploaded(task: string, uploaded: number, expected: number): void {
   if (uploaded !== expected) throw new Error(`unable to trust task '${task}': it uploaded ${uploaded} file(s), expected ${expected}`);
 }
 
-/** The storage a task opened in beforeAll. */
-function requireStorage(storage: S3Storage | undefined, task: string): S3Storage {
-  if (!storage) throw new Error(`unable to run task '${task}': its bucket was not opened`);
-  return storage;
+/** One dr-drill sync of the media folder into the lane's bucket; returns the files uploaded. */
+async function syncWithDrDrill(ctx: MediaBenchContext, lane: MediaLane, encrypted: boolean): Promise<number> {
+  const backup: BackupContext = {
+    storage: requireLaneStorage(lane),
+    config: buildConfig(undefined, {}),
+    postgres: ctx.target.postgres,
+    redis: ctx.target.redis,
+    mediaDir: ctx.target.mediaDir,
+    recipients: encrypted ? ctx.recipients : [],
+  };
+  const manifest = await backupMedia(backup);
+  return manifest.media?.uploadedFiles ?? -1;
+}
+
+/**
+ * backupMedia reads its cache folder from process.env.DR_CACHE_DIR, which every lane shares:
+ * point it at this lane's folder just before the lane's sync.
+ */
+function useLaneCache(lane: MediaLane): void {
+  if (!lane.cacheDir) throw new Error(`unable to sync into '${lane.bucket}': the lane has no cache folder`);
+  process.env.DR_CACHE_DIR = lane.cacheDir;
 }
 
 /**
  * dr-drill backupMedia(): content-addressed objects (one PutObject each, 8 at once), a
- * snapshot file list, a refs list and a manifest. First sync: empty bucket, cold cache.
- * No change: a completed sync before the first iteration, warm cache.
+ * snapshot file list, a refs list and a manifest. First sync: empty bucket and a fresh,
+ * empty DR_CACHE_DIR before each iteration. No change: runs on the completed sync (and warm
+ * cache) the first-sync iteration left.
  */
-export function makeDrDrillMediaTask(ctx: MediaBenchContext, variant: DrDrillMediaVariant): BenchTask {
-  const { encrypted, firstSync } = variant;
-  const bucket = `bench-media-drdrill-${encrypted ? "age" : "plain"}`;
+export function makeDrDrillMediaTask(ctx: MediaBenchContext, lane: MediaLane, encrypted: boolean, firstSync: boolean): BenchTask {
   const name = `dr-drill backupMedia ${firstSync ? "first sync" : "no-change re-sync"} (${encrypted ? "age" : "no encryption"})`;
-  const config = buildConfig(undefined, {});
+  const excludes = buildConfig(undefined, {}).media.excludes;
   const facts: Record<string, number>[] = [];
-  let storage: S3Storage | undefined;
-  let cacheDir: string | undefined;
-  let finished = false;
-  const sync = async (): Promise<number> => {
-    const backup: BackupContext = {
-      storage: requireStorage(storage, name),
-      config,
-      postgres: ctx.target.postgres,
-      redis: ctx.target.redis,
-      mediaDir: ctx.target.mediaDir,
-      recipients: encrypted ? ctx.recipients : [],
-    };
-    const manifest = await backupMedia(backup);
-    return manifest.media?.uploadedFiles ?? -1;
-  };
-  const dropCache = async (): Promise<void> => {
-    if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
-    cacheDir = undefined;
-    delete process.env.DR_CACHE_DIR;
-  };
+  let uploaded: number | undefined;
   return {
     id: `drdrill-${firstSync ? "first" : "nochange"}-${encrypted ? "age" : "plain"}`,
     name,
     group: firstSync ? "media-first-sync" : "media-no-change",
-    command: `backupMedia(ctx) of ${ctx.target.mediaDir} -> s3://${bucket}/ (DR_CACHE_DIR=${firstSync ? "fresh empty folder per iteration" : "kept from the completed sync"})`,
-    notes: `${encrypted ? "age-encrypted objects" : "plaintext objects"}; excludes ${config.media.excludes.join(" ")}; ${
-      firstSync ? "bucket emptied and cache dropped before each iteration (untimed)" : "one untimed full sync before the first iteration"
+    command: `backupMedia(ctx) of MEDIA_DIR -> s3://${lane.bucket}/ (DR_CACHE_DIR: ${firstSync ? "fresh empty folder each iteration" : "the one the first sync just filled"})`,
+    notes: `${encrypted ? "age-encrypted objects" : "plaintext objects"}; excludes ${excludes.join(" ")}; ${
+      firstSync ? "bucket emptied and cache dropped before each iteration (untimed)" : "starts from the completed first sync of the same round"
     }`,
     inputBytes: ctx.bytes,
     facts,
-    beforeAll: async () => {
-      storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
-      await emptyBucket(storage);
-      if (firstSync) return;
-      cacheDir = await useFreshCacheDir(ctx.scratchDir);
-      assertUploaded(`${name} (initial sync)`, await sync(), ctx.files);
+    setup: async () => {
+      await openMediaLane(lane, ctx.target.s3, ctx.storageOptions);
     },
     beforeEach: async () => {
-      if (!firstSync) return;
-      await emptyBucket(requireStorage(storage, name));
-      await dropCache();
-      cacheDir = await useFreshCacheDir(ctx.scratchDir);
+      if (firstSync) await resetMediaLane(lane, ctx.scratchDir, true);
+      else if (!lane.synced) {
+        // The first-sync task was filtered out (BENCH_ONLY): make the completed sync here, untimed.
+        await resetMediaLane(lane, ctx.scratchDir, true);
+        useLaneCache(lane);
+        assertUploaded(`${name} (initial sync)`, await syncWithDrDrill(ctx, lane, encrypted), ctx.files);
+        lane.synced = true;
+      }
+      useLaneCache(lane);
+      uploaded = undefined;
     },
     run: async () => {
-      const uploaded = await sync();
-      facts.push({ uploadedFiles: uploaded });
-      finished = true;
+      uploaded = await syncWithDrDrill(ctx, lane, encrypted);
     },
     afterEach: async () => {
       // A failed iteration is reported by the bench itself; checking it here would hide why.
-      if (!finished) return;
-      finished = false;
-      const last = facts.at(-1);
-      assertUploaded(name, last?.uploadedFiles ?? -1, firstSync ? ctx.files : 0);
-      if (last) last.objectsInBucket = await countObjects(requireStorage(storage, name));
+      if (uploaded === undefined) return;
+      assertUploaded(name, uploaded, firstSync ? ctx.files : 0);
+      lane.synced = true;
+      facts.push({ uploadedFiles: uploaded, objectsInBucket: await countObjects(requireLaneStorage(lane)) });
     },
-    afterAll: async () => {
-      await dropCache();
-      if (storage) await emptyBucket(storage);
-      storage?.[Symbol.dispose]();
-    },
+    teardown: () => closeMediaLane(lane),
   };
 }
 
 /**
  * `rclone sync` of the same tree to the same S3 endpoint, configured only through env, with
  * the reference excludes and rclone's default flags (size + modtime compare, 4 transfers,
- * 8 checkers). First sync: empty bucket. No change: a completed sync before the first iteration.
+ * 8 checkers). First sync: empty bucket. No change: runs on the completed first sync.
  */
-export function makeRcloneTask(ctx: MediaBenchContext, firstSync: boolean): BenchTask {
-  const bucket = "bench-media-rclone";
-  const prefix = "media/";
+export function makeRcloneTask(ctx: MediaBenchContext, lane: MediaLane, firstSync: boolean): BenchTask {
   const name = `rclone sync ${firstSync ? "first sync" : "no-change re-sync"} (no encryption)`;
   const env = makeRcloneEnv(ctx.target.s3, ctx.scratchDir);
   const facts: Record<string, number>[] = [];
-  let storage: S3Storage | undefined;
-  let finished = false;
-  const sync = () => runRcloneSync(ctx.target.mediaDir, bucket, prefix, env);
+  const sync = () => runRcloneSync(ctx.target.mediaDir, lane.bucket, RCLONE_PREFIX, env);
+  let stats: { transfers: number; checks: number } | undefined;
   return {
     id: `rclone-${firstSync ? "first" : "nochange"}`,
     name,
     group: firstSync ? "media-first-sync" : "media-no-change",
-    command: `${describeRcloneSync(ctx.target.mediaDir, bucket, prefix)} (remote and credentials from RCLONE_CONFIG_DRBENCH_* env, RCLONE_S3_UPLOAD_CUTOFF=64M)`,
-    notes: `no encryption, no snapshot: plain copy of the tree; ${
-      firstSync ? "bucket emptied before each iteration (untimed)" : "one untimed full sync before the first iteration"
+    command: `${describeRcloneSync("MEDIA_DIR", lane.bucket, RCLONE_PREFIX)} (remote and credentials from RCLONE_CONFIG_DRBENCH_* env, RCLONE_S3_UPLOAD_CUTOFF=64M)`,
+    notes: `no encryption, no snapshot: a plain copy of the tree; ${
+      firstSync ? "bucket emptied before each iteration (untimed)" : "starts from the completed first sync of the same round"
     }`,
     inputBytes: ctx.bytes,
     facts,
-    beforeAll: async () => {
-      storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
-      await emptyBucket(storage);
-      if (!firstSync) assertUploaded(`${name} (initial sync)`, (await sync()).transfers, ctx.files);
+    setup: async () => {
+      await openMediaLane(lane, ctx.target.s3, ctx.storageOptions);
     },
     beforeEach: async () => {
-      if (firstSync) await emptyBucket(requireStorage(storage, name));
+      if (firstSync) await resetMediaLane(lane, ctx.scratchDir, false);
+      else if (!lane.synced) {
+        await resetMediaLane(lane, ctx.scratchDir, false);
+        assertUploaded(`${name} (initial sync)`, (await sync()).transfers, ctx.files);
+        lane.synced = true;
+      }
+      stats = undefined;
     },
     run: async () => {
-      const stats = await sync();
-      facts.push({ uploadedFiles: stats.transfers, checkedFiles: stats.checks });
-      finished = true;
+      stats = await sync();
     },
     afterEach: async () => {
-      if (!finished) return;
-      finished = false;
-      const last = facts.at(-1);
-      assertUploaded(name, last?.uploadedFiles ?? -1, firstSync ? ctx.files : 0);
-      if (last) last.objectsInBucket = await countObjects(requireStorage(storage, name));
+      if (!stats) return;
+      assertUploaded(name, stats.transfers, firstSync ? ctx.files : 0);
+      lane.synced = true;
+      facts.push({ uploadedFiles: stats.transfers, checkedFiles: stats.checks, objectsInBucket: await countObjects(requireLaneStorage(lane)) });
     },
-    afterAll: async () => {
-      if (storage) await emptyBucket(storage);
-      storage?.[Symbol.dispose]();
-    },
+    teardown: () => closeMediaLane(lane),
   };
 }

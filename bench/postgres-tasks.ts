@@ -47,7 +47,7 @@ async function readFileSize(file: string): Promise<number> {
   return (await stat(file).catch(() => ({ size: 0 }))).size;
 }
 
-/** The storage a task opened in beforeAll, or a clear error when a hook order is broken. */
+/** The storage a task opened in setup, or a clear error when setup did not run. */
 function requireStorage(storage: S3Storage | undefined, task: string): S3Storage {
   if (!storage) throw new Error(`unable to run task '${task}': its bucket was not opened`);
   return storage;
@@ -66,7 +66,9 @@ export function makePgDumpFileTask(ctx: PostgresBenchContext): BenchTask {
     inputBytes: ctx.databaseBytes,
     facts,
     beforeEach: () => rm(file, { force: true }),
-    run: () => dumpToFile(ctx, file),
+    run: async () => {
+      await dumpToFile(ctx, file);
+    },
     afterEach: async () => {
       facts.push({ dumpBytes: await readFileSize(file) });
       await rm(file, { force: true });
@@ -96,7 +98,7 @@ export function makePipelineTask(ctx: PostgresBenchContext, encrypted: boolean):
       : "as the age variant but stored in plaintext (shows the cost of encryption)",
     inputBytes: ctx.databaseBytes,
     facts,
-    beforeAll: async () => {
+    setup: async () => {
       storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
       await emptyBucket(storage);
     },
@@ -114,7 +116,7 @@ export function makePipelineTask(ctx: PostgresBenchContext, encrypted: boolean):
       facts.push({ storedBytes: manifest.storedBytes, dumpBytes: part?.plainSize ?? 0 });
     },
     afterEach: () => emptyBucket(requireStorage(storage, name)),
-    afterAll: async () => {
+    teardown: async () => {
       storage?.[Symbol.dispose]();
     },
   };
@@ -133,6 +135,7 @@ export function makeDumpThenUploadTask(ctx: PostgresBenchContext, encrypted: boo
   const name = `sequential: pg_dump -f FILE, then upload (${encrypted ? "age" : "no encryption"})`;
   const facts: Record<string, number>[] = [];
   let storage: S3Storage | undefined;
+  let storedBytes = 0;
   return {
     id: encrypted ? "sequential-age" : "sequential-plain",
     name,
@@ -145,7 +148,7 @@ export function makeDumpThenUploadTask(ctx: PostgresBenchContext, encrypted: boo
       : "reference approach as written (aws s3 cp): no encryption, no hashing; temp file of the whole dump",
     inputBytes: ctx.databaseBytes,
     facts,
-    beforeAll: async () => {
+    setup: async () => {
       storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
       await emptyBucket(storage);
     },
@@ -153,16 +156,16 @@ export function makeDumpThenUploadTask(ctx: PostgresBenchContext, encrypted: boo
     run: async () => {
       const target = requireStorage(storage, name);
       await dumpToFile(ctx, file);
-      const stored = encrypted
+      storedBytes = encrypted
         ? (await uploadPart({ storage: target, key, source: createReadStream(file), recipients: ctx.recipients })).size
         : (await target.put(key, createReadStream(file))).size;
-      facts.push({ storedBytes: stored, dumpBytes: await readFileSize(file) });
     },
     afterEach: async () => {
+      facts.push({ storedBytes, dumpBytes: await readFileSize(file) });
       await rm(file, { force: true });
       await emptyBucket(requireStorage(storage, name));
     },
-    afterAll: async () => {
+    teardown: async () => {
       storage?.[Symbol.dispose]();
     },
   };

@@ -5,6 +5,7 @@ import { walkMedia } from "../src/components/media/media-walk.ts";
 import { DEFAULT_MEDIA_EXCLUDES } from "../src/config/load-config.ts";
 import type { PostgresEndpoint, StartedTarget } from "../src/targets/target.ts";
 import type { BenchSettings } from "./bench-settings.ts";
+import { logStep } from "./log-step.ts";
 import { settleDatabase } from "./settle-machine.ts";
 
 /** Database the RSS check backs up besides the main one, to show peak RSS does not follow size. */
@@ -31,11 +32,6 @@ export interface SeededFixtures {
   largestMediaFileBytes: number;
   /** Seeding wall times, ms (not part of any measurement). */
   seedMs: { postgres: number; smallPostgres: number; media: number };
-}
-
-/** Log a progress line on stderr with the elapsed time. */
-export function logStep(message: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
 /** Create an empty database next to the source one and return its endpoint. */
