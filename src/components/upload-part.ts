@@ -1,6 +1,7 @@
 import { pipeline } from "node:stream";
 import type { Readable } from "node:stream";
-import { encryptStream } from "../crypto/age.ts";
+import { createHash } from "node:crypto";
+import { encryptBuffer, encryptStream } from "../crypto/age.ts";
 import type { StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream } from "../streams/hash-stream.ts";
@@ -43,4 +44,19 @@ export async function uploadPart(options: UploadPartOptions): Promise<StoredPart
     plainSize: plain.bytes,
     plainSha256: plain.digest(),
   };
+}
+
+/** Hex SHA-256 of a buffer. */
+function sha256Of(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Store a small object held in memory (a media file already read to hash it): encrypted as
+ * one buffer and sent as one sized PutObject, so the file is read once, not twice.
+ */
+export async function uploadBuffer(options: Omit<UploadPartOptions, "source" | "onProgress"> & { data: Uint8Array }): Promise<StoredPart> {
+  const body = options.recipients.length > 0 ? await encryptBuffer(options.data, options.recipients) : options.data;
+  const { size } = await options.storage.put(options.key, body, { metadata: options.metadata, contentType: options.contentType, signal: options.signal });
+  return { key: options.key, size, sha256: sha256Of(body), plainSize: options.data.byteLength, plainSha256: sha256Of(options.data) };
 }

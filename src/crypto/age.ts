@@ -24,6 +24,13 @@ export async function encryptStream(source: Readable, recipients: readonly strin
   return Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>);
 }
 
+/** Encrypt a small buffer to every recipient (no stream machinery: media files, file lists). */
+export async function encryptBuffer(data: Uint8Array, recipients: readonly string[]): Promise<Uint8Array> {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  return await encrypter.encrypt(data);
+}
+
 /** Decrypt a stream with the given identities; a wrong key is a DrError naming what failed. */
 export async function decryptStream(source: Readable, identities: readonly string[], what: string): Promise<Readable> {
   const decrypter = new Decrypter();

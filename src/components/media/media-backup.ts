@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DrError, messageOf } from "../../errors/index.ts";
@@ -6,13 +8,16 @@ import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, mediaR
 import { hashStream } from "../../streams/hash-stream.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
-import { uploadPart } from "../upload-part.ts";
+import { uploadBuffer, uploadPart } from "../upload-part.ts";
 import { type CachedFile, mediaCachePath, readMediaCache, writeMediaCache } from "./media-cache.ts";
 import { makeExcludeMatcher } from "./media-exclude.ts";
 import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
 import { type MediaFile, walkMedia } from "./media-walk.ts";
 
-const CONCURRENCY = 8;
+// 16 files in flight: measured faster than 8 on 10,000 small files (per-request latency dominates).
+const CONCURRENCY = 16;
+// Files up to this size are read once into memory (hash, encrypt, put from the buffer).
+const SMALL_FILE_BYTES = 8 * 1024 * 1024;
 
 /** True for "the file is gone" errors, which a live media folder produces. */
 function isVanished(error: unknown): boolean {
@@ -72,32 +77,54 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
     const entries = await mapConcurrent(walk.files, CONCURRENCY, async (file): Promise<SnapshotFile | undefined> => {
       try {
         await options.beforeRead?.(file.path);
-        const sha256 = await hashFile(file);
-        const key = `${mediaObjectKey(sha256)}${suffix}`;
-        if (!stored.has(key)) {
-          stored.add(key);
-          const part = await uploadPart({
-            storage: ctx.storage,
-            key,
-            source: createReadStream(join(ctx.mediaDir, file.path)),
-            recipients: ctx.recipients,
-            signal: ctx.signal,
-            onProgress: () => undefined,
-          });
-          if (part.plainSha256 !== sha256) {
-            // Changed between hashing and upload: the object would not match its name.
-            await ctx.storage.delete(key);
-            stored.delete(key);
-            vanished.push(file.path);
-            return undefined;
+        const cached = cache.get(file.path);
+        const known = cached && cached.size === file.size && cached.mtimeMs === file.mtimeMs && cached.ino === file.ino ? cached.sha256 : undefined;
+        let sha256: string;
+        let size = file.size;
+        if (known && stored.has(`${mediaObjectKey(known)}${suffix}`)) {
+          sha256 = known;
+        } else if (file.size <= SMALL_FILE_BYTES) {
+          // One read: hash and upload the same bytes, so they cannot differ.
+          const data = await readFile(join(ctx.mediaDir, file.path));
+          size = data.byteLength;
+          sha256 = createHash("sha256").update(data).digest("hex");
+          const key = `${mediaObjectKey(sha256)}${suffix}`;
+          if (!stored.has(key)) {
+            stored.add(key);
+            const part = await uploadBuffer({ storage: ctx.storage, key, data, recipients: ctx.recipients, signal: ctx.signal });
+            uploadedFiles += 1;
+            uploadedBytes += part.plainSize;
+            uploadedStoredBytes += part.size;
+            ctx.onProgress?.("upload", uploadedStoredBytes);
           }
-          uploadedFiles += 1;
-          uploadedBytes += part.plainSize;
-          uploadedStoredBytes += part.size;
-          ctx.onProgress?.("upload", uploadedStoredBytes);
+        } else {
+          sha256 = await hashFile(file);
+          const key = `${mediaObjectKey(sha256)}${suffix}`;
+          if (!stored.has(key)) {
+            stored.add(key);
+            const part = await uploadPart({
+              storage: ctx.storage,
+              key,
+              source: createReadStream(join(ctx.mediaDir, file.path)),
+              recipients: ctx.recipients,
+              signal: ctx.signal,
+            });
+            if (part.plainSha256 !== sha256) {
+              // Changed between hashing and upload: the object would not match its name.
+              await ctx.storage.delete(key);
+              stored.delete(key);
+              vanished.push(file.path);
+              return undefined;
+            }
+            uploadedFiles += 1;
+            uploadedBytes += part.plainSize;
+            uploadedStoredBytes += part.size;
+            ctx.onProgress?.("upload", uploadedStoredBytes);
+          }
         }
-        cache.set(file.path, { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino, sha256 });
-        return { path: file.path, size: file.size, sha256, mtimeMs: file.mtimeMs, key };
+        const key = `${mediaObjectKey(sha256)}${suffix}`;
+        cache.set(file.path, { size, mtimeMs: file.mtimeMs, ino: file.ino, sha256 });
+        return { path: file.path, size, sha256, mtimeMs: file.mtimeMs, key };
       } catch (error) {
         if (isVanished(error)) {
           vanished.push(file.path);

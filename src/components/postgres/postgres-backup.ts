@@ -61,7 +61,7 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
       migrations: await readMigrations(client),
       newestHeartbeat: await readNewestHeartbeat(client),
     }))();
-    const [part, counted] = await Promise.all([
+    const settled = await Promise.allSettled([
       uploadPart({
         storage: ctx.storage,
         key,
@@ -73,7 +73,12 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
       }),
       facts,
       finished,
-    ]);
+    ] as const);
+    // The upload's error says why first: when S3 refuses a part, pg_dump only sees its
+    // stdout closed ("could not write to output file"), which would hide the real cause.
+    for (const result of settled) if (result.status === "rejected") throw result.reason;
+    const part = (settled[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof uploadPart>>>).value;
+    const counted = (settled[1] as PromiseFulfilledResult<Awaited<typeof facts>>).value;
     await client.query("COMMIT");
 
     const manifest: BackupManifest = {

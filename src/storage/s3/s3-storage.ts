@@ -1,4 +1,5 @@
 import {
+  PutObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -109,6 +110,22 @@ export class S3Storage implements Storage, Disposable {
     const { signal } = options;
     if (signal?.aborted) throw createCancelledError(where, signal);
     try {
+      if (typeof body === "string" || body instanceof Uint8Array) {
+        const bytes = typeof body === "string" ? Buffer.from(body) : body;
+        if (bytes.byteLength <= this.#partSize) {
+          // A small buffer is one sized PutObject: no lib-storage machinery, no stream.
+          await this.client.send(new PutObjectCommand({
+            Bucket: this.endpoint.bucket,
+            Key: this.#fullKey(key),
+            Body: bytes,
+            ContentLength: bytes.byteLength,
+            Metadata: metadata,
+            ContentType: options.contentType ?? "application/octet-stream",
+          }), { abortSignal: signal });
+          options.onProgress?.(bytes.byteLength);
+          return { size: bytes.byteLength };
+        }
+      }
       const size = await uploadToS3({
         client: this.client,
         bucket: this.endpoint.bucket,
