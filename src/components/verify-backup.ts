@@ -86,7 +86,12 @@ function feedUntilClosed(target: Writable): Writable {
 async function listArchive(options: VerifyOptions, download: DownloadOptions): Promise<number> {
   const pgRestore = findBinary("pg_restore");
   const proc = startCommand(pgRestore, ["--list"], { timeoutMs: 6 * 3_600_000, signal: options.signal });
-  const [, result] = await Promise.all([downloadPart(download, feedUntilClosed(proc.stdin!)), proc]);
+  // A failed download must not leave pg_restore waiting on its stdin.
+  const fed = downloadPart(download, feedUntilClosed(proc.stdin!)).catch((error: unknown) => {
+    proc.kill("SIGTERM");
+    throw error;
+  });
+  const [, result] = await Promise.all([fed, proc]);
   if (result.failed) throw commandError(describeCommand(pgRestore, ["--list"]), result, String(result.stderr ?? ""));
   return String(result.stdout ?? "").split("\n").filter((line) => line.trim() && !line.startsWith(";")).length;
 }

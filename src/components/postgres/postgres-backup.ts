@@ -61,6 +61,13 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
       migrations: await readMigrations(client),
       newestHeartbeat: await readNewestHeartbeat(client),
     }))();
+    // A failed upload stops reading pg_dump's stdout; stop pg_dump too, or it would block on
+    // a full pipe forever and the backup would never settle.
+    const stopDump = (error: unknown): never => {
+      dump.kill("SIGTERM");
+      gate.destroy();
+      throw error;
+    };
     const settled = await Promise.allSettled([
       uploadPart({
         storage: ctx.storage,
@@ -70,7 +77,7 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
         signal: ctx.signal,
         metadata: { "dr-drill-id": id, "backup-time": started.toISOString(), "db-version": serverVersion, "consistent-lsn": lsn },
         onProgress: (bytes) => ctx.onProgress?.("upload", bytes),
-      }),
+      }).catch(stopDump),
       facts,
       finished,
     ] as const);
