@@ -6,7 +6,7 @@ import type { BackupManifest } from "../../manifest/index.ts";
 import type { RedisEndpoint } from "../../targets/target.ts";
 import { downloadPartToFile, partOf, type BackupSource } from "../download-part.ts";
 import { checkRdbFile } from "./redis-backup.ts";
-import { parseKeyspace, sampleTypes } from "./redis-snapshot.ts";
+import { parseKeyspace, sampleTypes, scanKeyBatches } from "./redis-snapshot.ts";
 
 /**
  * Write a Redis backup's RDB as `DIR/dump.rdb` (as the reference runbook does), verified by
@@ -54,18 +54,13 @@ export async function compareRedisWithManifest(endpoint: RedisEndpoint, manifest
     const { keys, expires } = parseKeyspace(await client.info("keyspace"));
     const types = await sampleTypes(client);
     let ttlsPositive = true;
-    let cursor = "0";
-    let checked = 0;
-    do {
-      const [next, batch] = await client.scan(cursor, "COUNT", 500);
-      cursor = next;
+    for await (const batch of scanKeyBatches(client, 20_000)) {
       const pipeline = client.pipeline();
       for (const key of batch) pipeline.pttl(key);
       for (const [, ttl] of (await pipeline.exec()) ?? []) {
         if (Number(ttl) === 0 || Number(ttl) < -1) ttlsPositive = false;
       }
-      checked += batch.length;
-    } while (cursor !== "0" && checked < 20_000);
+    }
     const same = (a: Record<string, number>, b: Record<string, number>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
     return {
       ping,

@@ -98,21 +98,34 @@ export async function runBgsave(client: Redis, timeoutMs = 30 * 60_000): Promise
   }
 }
 
-/** Count key types in a bounded SCAN sample (for comparing a restore with its source). */
-export async function sampleTypes(client: Redis, limit = 5000): Promise<Record<string, number>> {
-  const types: Record<string, number> = {};
+/** Walk the keyspace with SCAN, one batch of keys at a time, up to `limit` keys. */
+export async function* scanKeyBatches(client: Redis, limit: number): AsyncGenerator<string[]> {
   let cursor = "0";
   let seen = 0;
   do {
     const [next, keys] = await client.scan(cursor, "COUNT", 500);
     cursor = next;
+    seen += keys.length;
+    if (keys.length) yield keys;
+  } while (cursor !== "0" && seen < limit);
+}
+
+/**
+ * Count keys by type over the whole keyspace, for comparing a restore with its source. A
+ * keyspace larger than `limit` gets no census ({}): a partial SCAN sample depends on the
+ * server's hash layout, so two servers' samples would not be comparable.
+ */
+export async function sampleTypes(client: Redis, limit = 100_000): Promise<Record<string, number>> {
+  const types: Record<string, number> = {};
+  let total = 0;
+  for await (const keys of scanKeyBatches(client, limit + 1)) {
     const pipeline = client.pipeline();
     for (const key of keys) pipeline.type(key);
     for (const [, type] of (await pipeline.exec()) ?? []) {
       const name = String(type);
       types[name] = (types[name] ?? 0) + 1;
     }
-    seen += keys.length;
-  } while (cursor !== "0" && seen < limit);
-  return types;
+    total += keys.length;
+  }
+  return total > limit ? {} : types;
 }
