@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { type DrConfig, type TargetKind, loadConfig } from "../config/index.ts";
+import { type DrConfig, loadConfig } from "../config/index.ts";
 import { readIdentityFile } from "../crypto/age.ts";
 import { createStorage, type S3Storage } from "../storage/index.ts";
 import { startTarget, type StartedTarget } from "../targets/index.ts";
@@ -76,5 +76,3 @@ export async function sessionSecrets(session: Session): Promise<string[]> {
   }
   return secrets.filter((s): s is string => Boolean(s));
 }
-
-export type { TargetKind };

@@ -209,9 +209,9 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
       rtoMs: asDuration(get("DR_RTO_TARGET", "objectives.rto"), 15 * 60_000),
     },
     postgres: {
-      // Level 1 by default: on the 300 MB fixture pg_dump -Z1 ran 1.7x faster than -Z6 and
-      // 2.9x faster than -Z9 for 13% / 14% more bytes. Dump time widens the RPO window and
-      // loads the database host; a few extra stored bytes cost cents.
+      // Level 1 by default (node bench/compression-levels.ts, 293 MB fixture): -Z1 ran 2.2x
+      // faster than -Z6 and 3.3x faster than -Z9 for 13% / 14% more bytes. Dump time widens
+      // the RPO window and loads the database host; a few extra stored bytes cost cents.
       compressionLevel: asInt(get("DR_PG_COMPRESSION", "postgres.compressionLevel"), 1, 0, 9),
       restoreJobs: asInt(get("DR_PG_RESTORE_JOBS", "postgres.restoreJobs"), 2, 1, 64),
       expectedSizeMin: asSize(get("DR_PG_EXPECTED_SIZE_MIN", "postgres.expectedSizeMin"), undefined),

@@ -36,7 +36,7 @@ import { StepRecorder, type StepListener } from "./step-recorder.ts";
 export interface DrillOptions {
   config: DrConfig;
   target: StartedTarget;
-  storage: Storage & { capabilities: { versioning: boolean; objectLock: boolean } };
+  storage: Storage;
   /** age recipients backups are encrypted to. */
   recipients: readonly string[];
   identities: readonly string[];

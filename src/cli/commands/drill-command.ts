@@ -55,7 +55,7 @@ export async function setUpDrill(targetOverride?: string): Promise<DrillSetup> {
     const storage = createStorage(target.s3);
     try {
       await storage.check();
-      Object.assign(storage.capabilities, await storage.probeCapabilities());
+      await storage.probeCapabilities();
     } catch (error) {
       await target.stop();
       throw error;

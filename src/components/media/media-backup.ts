@@ -12,7 +12,7 @@ import { uploadBuffer, uploadPart } from "../upload-part.ts";
 import { type CachedFile, mediaCachePath, readMediaCache, writeMediaCache } from "./media-cache.ts";
 import { makeExcludeMatcher } from "./media-exclude.ts";
 import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
-import { type MediaFile, walkMedia } from "./media-walk.ts";
+import { walkMedia } from "./media-walk.ts";
 
 // 16 files in flight: measured faster than 8 on 10,000 small files (per-request latency dominates).
 const CONCURRENCY = 16;
@@ -67,12 +67,6 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
   let uploadedBytes = 0;
   let uploadedStoredBytes = 0;
 
-  const hashFile = async (file: MediaFile): Promise<string> => {
-    const cached = cache.get(file.path);
-    if (cached && cached.size === file.size && cached.mtimeMs === file.mtimeMs && cached.ino === file.ino) return cached.sha256;
-    return (await hashStream(createReadStream(join(ctx.mediaDir, file.path)))).sha256;
-  };
-
   try {
     const entries = await mapConcurrent(walk.files, CONCURRENCY, async (file): Promise<SnapshotFile | undefined> => {
       try {
@@ -98,7 +92,7 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
             ctx.onProgress?.("upload", uploadedStoredBytes);
           }
         } else {
-          sha256 = await hashFile(file);
+          sha256 = known ?? (await hashStream(createReadStream(join(ctx.mediaDir, file.path)))).sha256;
           const key = `${mediaObjectKey(sha256)}${suffix}`;
           if (!stored.has(key)) {
             stored.add(key);
