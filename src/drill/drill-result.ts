@@ -35,7 +35,7 @@ export interface DrillResult {
   keySource: string;
   /** Storage location (no secrets). */
   storageLocation: string;
-  storageCapabilities: { versioning: boolean; objectLock: boolean };
+  storageCapabilities: { versioning: boolean; objectLock: boolean; reasons?: { versioning?: string; objectLock?: string } };
   seed: SeedResult | undefined;
   /** Backups this drill took, oldest first. */
   backups: BackupManifest[];

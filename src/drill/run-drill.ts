@@ -263,7 +263,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     config: { objectives: config.objectives, schedule: config.schedule, postgres: config.postgres, media: config.media, report: config.report, smoke: config.smoke },
     keySource: options.keySource,
     storageLocation: storage.location,
-    storageCapabilities: { versioning: storage.capabilities.versioning, objectLock: storage.capabilities.objectLock },
+    storageCapabilities: { versioning: storage.capabilities.versioning, objectLock: storage.capabilities.objectLock, reasons: storage.capabilities.reasons },
     seed,
     backups,
     backupErrors,

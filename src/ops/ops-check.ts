@@ -22,7 +22,7 @@ export interface OpsOutcome {
   detail: string;
 }
 
-/** One of the ten ops tests, named as in the reference document. */
+/** One ops test: the ten named as in the reference document, then the ones beyond it. */
 export interface OpsCheck {
   name: string;
   run(input: OpsInput): Promise<OpsOutcome>;

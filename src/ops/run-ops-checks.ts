@@ -13,7 +13,7 @@ export async function runOpsCheck(check: OpsCheck, input: OpsInput): Promise<Ops
   }
 }
 
-/** Run the ten ops checks in order. */
+/** Run the ops checks in order (the reference's ten, then the ones beyond it). */
 export async function runOpsChecks(input: OpsInput): Promise<OpsTestResult[]> {
   const results: OpsTestResult[] = [];
   for (const check of OPS_CHECKS) results.push(await runOpsCheck(check, input));

@@ -67,7 +67,11 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push(`**Total Backup Size** (measured in storage): ${formatBytes(total)} (PostgreSQL: ${formatBytes(d.storageBytes.byComponent.postgres)}, Media: ${formatBytes(d.storageBytes.byComponent.media)}, Redis: ${formatBytes(d.storageBytes.byComponent.redis)})  `);
   lines.push(`**Monthly Cost** (estimate): $${(gb(total) * price).toFixed(4)} (S3 Standard: $${price}/GB × ${gb(total).toFixed(3)} GB; transfer not included)  `);
   lines.push(`**Encryption**: age (X25519), key from ${d.keySource}  `);
-  lines.push(`**Storage capabilities**: versioning ${d.storageCapabilities.versioning ? "yes" : "no (not verified)"}, Object Lock ${d.storageCapabilities.objectLock ? "yes" : "no (not verified)"}`, "", "---", "");
+  const immutability = report.opsTests.find((t) => t.name === "test_backups_immutable_object_lock");
+  const lock = d.storageCapabilities.objectLock
+    ? immutability?.status === "passed" ? "yes, verified by this run (delete and overwrite of a locked version refused)" : `yes, but ${immutability ? `the check ${immutability.status}` : "not checked in this run"}`
+    : `no (not verified: ${d.storageCapabilities.reasons?.objectLock ?? "unsupported"})`;
+  lines.push(`**Storage capabilities**: versioning ${d.storageCapabilities.versioning ? "yes" : `no (${d.storageCapabilities.reasons?.versioning ?? "unsupported"})`}, Object Lock ${lock}`, "", "---", "");
 
   lines.push("## RPO/RTO Targets", "");
   lines.push(table(["Scenario", "RPO (Data Loss)", "RTO (Recovery Time)", "Measured", "Status"],

@@ -23,7 +23,7 @@ export interface DrStatusReport {
   /** `drill` (pnpm drill) or `test:ops`. */
   job: string;
   drill: DrillResult;
-  /** The ten ops tests as run by this job. */
+  /** The ops tests (the reference's ten and the ones beyond it) as run by this job. */
   opsTests: OpsTestResult[];
   /** How the ops results were produced (the drill's own checks, or vitest). */
   opsSource: string;

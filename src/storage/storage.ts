@@ -8,6 +8,31 @@ export interface StorageCapabilities {
   objectLock: boolean;
   /** Uploads larger than one request go in parts, and a failed one can be aborted. */
   multipart: boolean;
+  /** Why versioning or Object Lock is off, as the endpoint answered (for "not verified" lines). */
+  reasons?: { versioning?: string; objectLock?: string };
+}
+
+/** One attempt to destroy a locked object, and what the endpoint did about it. */
+export interface ImmutabilityProbe {
+  /** What was tried, e.g. "delete the locked version". */
+  attempt: string;
+  /** refused (or the locked bytes were kept): as it must be; allowed: a breach. */
+  outcome: "refused" | "kept" | "allowed";
+  /** The endpoint's answer (error code and HTTP status) or the bytes read back. */
+  detail: string;
+}
+
+/** Whether stored backups are protected against deletion and overwrite (S3 Object Lock). */
+export interface ImmutabilityReport {
+  /** verified: every backup locked and every attack refused; not verified: the storage cannot tell (detail says why). */
+  status: "verified" | "failed" | "not verified";
+  detail: string;
+  /** The bucket's default retention rule, e.g. "COMPLIANCE 7 days", when it has one. */
+  defaultRetention?: string;
+  /** The backup objects checked, with the lock each carries. */
+  backups: { key: string; mode?: string; retainUntil?: string }[];
+  /** The attacks tried on a probe object locked like the backups. */
+  probes: ImmutabilityProbe[];
 }
 
 /** One stored object as listed. */
@@ -57,6 +82,12 @@ export interface Storage {
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
   /** Object details, or undefined when absent. */
   stat(key: string): Promise<ObjectInfo | undefined>;
+  /**
+   * Prove the given backup objects are locked and that a locked object can be neither
+   * deleted nor overwritten. Only drivers with Object Lock have it; without it the answer
+   * is "not verified" with the reason.
+   */
+  verifyImmutability?(backupKeys: readonly string[]): Promise<ImmutabilityReport>;
   /** All objects whose key starts with prefix, sorted by key (pages through any number). */
   list(prefix: string): AsyncIterable<StoredObject>;
   /** Delete one object; deleting an absent key is not an error. */

@@ -113,7 +113,7 @@ export async function drillCommand(options: { target?: string; keep?: boolean })
   try {
     say(`Drill on target '${setup.target.kind}': ${setup.target.describe().postgres}`);
     const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep });
-    say("Running the ten ops checks on the drill's results...");
+    say("Running the ops checks (the reference's ten, then immutability) on the drill's results...");
     const opsTests = await runOpsChecks(opsInputFor(setup, drill));
     for (const t of opsTests) say(`  ${t.status === "passed" ? "✔" : t.status === "failed" ? "✖" : "⚠"} ${t.name} (${formatDuration(t.durationMs)}): ${t.detail}`);
     const { report, markdownPath } = await writeReport({

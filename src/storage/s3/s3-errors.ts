@@ -44,3 +44,11 @@ export function isNotImplemented(error: unknown): boolean {
   const status = getStatusCode(error);
   return name === "NotImplemented" || status === 501 || status === 405;
 }
+
+/** An SDK error as a short phrase for reports: `AccessDenied (HTTP 403)`, or the network error. */
+export function describeSdkError(error: unknown): string {
+  const { name, code } = toShape(error);
+  const status = getStatusCode(error);
+  const what = name && name !== "Error" ? name : code ?? (error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  return status === undefined ? what : `${what} (HTTP ${status})`;
+}

@@ -8,18 +8,20 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectLockConfigurationCommand,
 } from "@aws-sdk/client-s3";
-import type { BucketLocationConstraint, S3Client } from "@aws-sdk/client-s3";
+import type { BucketLocationConstraint, ObjectLockRetentionMode, S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
 import { DrError, messageOf, unable } from "../../errors/index.ts";
 import type { S3Endpoint } from "../../targets/target.ts";
-import type { ObjectInfo, PutOptions, Storage, StorageCapabilities, StoredObject } from "../storage.ts";
+import type { ImmutabilityReport, ObjectInfo, PutOptions, Storage, StorageCapabilities, StoredObject } from "../storage.ts";
 import { toReadable } from "../storage-body.ts";
 import { createCancelledError, createNotFoundError } from "../storage-errors.ts";
 import { validateKey } from "../storage-key.ts";
 import { translateStreamErrors } from "../storage-stream.ts";
 import { normalizeMetadata } from "../storage-metadata.ts";
 import { probeS3Capabilities } from "./s3-capabilities.ts";
+import { verifyS3Immutability } from "./s3-immutability.ts";
 import { createS3Client, describeEndpoint } from "./s3-client.ts";
 import type { S3ClientTuning } from "./s3-client.ts";
 import { isAccessDenied, isNotFound, isUnreachable } from "./s3-errors.ts";
@@ -41,6 +43,15 @@ export interface S3StorageOptions extends S3ClientTuning {
   partSize?: number;
   /** Parts uploaded at once, default 4 (about 32 MiB of memory per upload). */
   queueSize?: number;
+}
+
+/** How createBucket() makes a bucket. */
+export interface CreateBucketOptions {
+  /**
+   * Ask for Object Lock (which turns versioning on) with this default retention rule, so
+   * every object written is locked. An endpoint that refuses the flag gets a plain bucket.
+   */
+  objectLock?: { mode: ObjectLockRetentionMode; days: number };
 }
 
 /**
@@ -83,23 +94,49 @@ export class S3Storage implements Storage, Disposable {
 
   // Ask the bucket for versioning and Object Lock, and keep the answer as `capabilities`.
   async probeCapabilities(): Promise<StorageCapabilities> {
-    this.#capabilities = await probeS3Capabilities(this.client, this.endpoint.bucket);
+    const probed = await probeS3Capabilities(this.client, this.endpoint.bucket);
+    // What the target knows about its server ("fauxqs implements no Object Lock") says more than the bucket's answer.
+    this.#capabilities = { ...probed, reasons: { ...probed.reasons, ...this.endpoint.capabilities.reasons } };
     return this.#capabilities;
   }
 
   // Create the bucket for local targets; one that already exists and is ours is fine.
-  async createBucket(): Promise<void> {
+  async createBucket(options: CreateBucketOptions = {}): Promise<void> {
     const { bucket, region } = this.endpoint;
-    try {
-      await this.client.send(new CreateBucketCommand({
+    const create = (objectLock: boolean) =>
+      this.client.send(new CreateBucketCommand({
         Bucket: bucket,
         // AWS rejects an explicit us-east-1 constraint and requires one everywhere else.
         ...(region === "us-east-1" ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+        ...(objectLock ? { ObjectLockEnabledForBucket: true } : {}),
       }));
+    try {
+      try {
+        await create(options.objectLock !== undefined);
+      } catch (error) {
+        // An endpoint without Object Lock may refuse the flag: then a plain bucket, and the
+        // capability probe reports the lock as not verified.
+        if (options.objectLock === undefined || nameOf(error) === "BucketAlreadyOwnedByYou") throw error;
+        await create(false);
+      }
     } catch (error) {
       if (nameOf(error) === "BucketAlreadyOwnedByYou") return;
       throw this.#explain("create bucket", bucket, error);
     }
+    if (options.objectLock) {
+      const { mode, days } = options.objectLock;
+      await this.client
+        .send(new PutObjectLockConfigurationCommand({
+          Bucket: bucket,
+          ObjectLockConfiguration: { ObjectLockEnabled: "Enabled", Rule: { DefaultRetention: { Mode: mode, Days: days } } },
+        }))
+        .catch(() => undefined);
+    }
+  }
+
+  /** Prove the given backups are locked and a locked object resists deletion (S3 Object Lock). */
+  async verifyImmutability(backupKeys: readonly string[]): Promise<ImmutabilityReport> {
+    return await verifyS3Immutability({ client: this.client, bucket: this.endpoint.bucket, prefix: this.endpoint.prefix, capabilities: this.#capabilities }, backupKeys);
   }
 
   // Stream the body up; a failed or cancelled upload leaves no object and no parts.

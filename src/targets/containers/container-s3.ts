@@ -19,6 +19,9 @@ export interface ContainerS3Options {
   run: ContainerRun;
 }
 
+/** The container bucket's default retention: COMPLIANCE (what we recommend), one day (the container is thrown away). */
+const TEST_BUCKET_LOCK = { mode: "COMPLIANCE", days: 1 } as const;
+
 /** LocalStack names its version at /_localstack/health; other S3 servers have no such page. */
 async function readS3Version(url: string): Promise<string> {
   try {
@@ -54,7 +57,9 @@ export async function startContainerS3(options: ContainerS3Options): Promise<Con
   };
   try {
     using storage = new S3Storage(endpoint);
-    await storage.createBucket();
+    // Object Lock asked for (an endpoint without it gets a plain bucket): the drill's backups
+    // are then locked like production's should be, and the immutability check can prove it.
+    await storage.createBucket({ objectLock: TEST_BUCKET_LOCK });
     endpoint.capabilities = await storage.probeCapabilities();
     const version = await readS3Version(url);
     const stop = () => options.run.stop(container);

@@ -67,7 +67,12 @@ export async function startNativeS3(bucket = "dr-drill-backups", stateDir?: stri
       prefix: "",
       credentials: { accessKeyId: "dr-drill", secretAccessKey: "dr-drill-local-secret" },
       forcePathStyle: true,
-      capabilities: { versioning: false, objectLock: false, multipart: true },
+      capabilities: {
+        versioning: false,
+        objectLock: false,
+        multipart: true,
+        reasons: { versioning: `fauxqs ${version} implements no bucket versioning`, objectLock: `fauxqs ${version} implements no S3 Object Lock` },
+      },
     },
     pid: server.pid,
     dir,
