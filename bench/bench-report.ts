@@ -1,3 +1,4 @@
+import { type AgeCryptoCase, makeAgeCryptoRows } from "./age-crypto.ts";
 import type { BenchSettings } from "./bench-settings.ts";
 import type { GoalReport } from "./evaluate-goals.ts";
 import type { MachineInfo } from "./machine-info.ts";
@@ -31,6 +32,8 @@ export interface BenchReport {
   fixtures: Omit<SeededFixtures, "smallDatabase"> & { smallDatabase: string };
   tasks: TaskSummary[];
   rss: RssMeasurement[];
+  /** age encryption in this process, dr-drill vs age-encryption (empty when BENCH_ONLY left it out). */
+  ageCrypto: AgeCryptoCase[];
   goals: GoalReport;
 }
 
@@ -141,6 +144,13 @@ export function renderBenchMarkdown(report: BenchReport): string {
     "## Peak RSS of one backup (child process)",
     "",
     renderTable(rssRows),
+    "## age encryption in this process (tinybench)",
+    "",
+    "dr-drill's encryptBuffer/encryptStream/decryptStream (X25519 and payload on node:crypto, age-encryption for other recipient types " +
+      "and for reading headers) against age-encryption's own Encrypter/Decrypter on the same random bytes, one recipient, " +
+      "time budget 2 s per task after warmup (`node bench/age-crypto.ts` runs this part alone).",
+    "",
+    report.ageCrypto.length ? renderTable(makeAgeCryptoRows(report.ageCrypto)) : "_not run (BENCH_ONLY)_\n",
     "## What each task runs",
     "",
     `MEDIA_DIR is \`${report.commands.mediaDir}\` (removed after the run).`,

@@ -23,7 +23,7 @@ export interface BenchSettings {
    * and BENCH_S3_QUEUE (queueSize). Empty: dr-drill's defaults, as createStorage() builds it.
    */
   storage: S3StorageOptions;
-  /** Task ids to run (BENCH_ONLY, comma separated, prefixes allowed); empty runs them all. */
+  /** Task ids to run (BENCH_ONLY, comma separated, prefixes allowed; `age-crypto` for the age microbenchmark); empty runs them all. */
   only: string[];
 }
 

@@ -10,6 +10,7 @@ import { generateIdentity, identityToRecipient } from "age-encryption";
 import { makeTempDir } from "../src/lifecycle/index.ts";
 import { startNativeTarget } from "../src/targets/native/native-target.ts";
 import type { NativeTarget } from "../src/targets/native/native-target.ts";
+import { runAgeCryptoBench } from "./age-crypto.ts";
 import { emptyBucket, openBenchBucket } from "./bench-bucket.ts";
 import { makeGoalLines, makeTaskRows, renderBenchMarkdown, type BenchReport } from "./bench-report.ts";
 import { BENCH_ENV_NAMES, readBenchSettings, type BenchSettings } from "./bench-settings.ts";
@@ -135,6 +136,9 @@ async function main(): Promise<void> {
     const tasks = makeTasks(settings, pg, media);
     const summaries = await runRounds(tasks, settings.iterations, findCpuWatch(pids));
     const rss = await measureRss(target, fixtures, recipients, settings);
+    const runAge = settings.only.length === 0 || settings.only.includes("age-crypto");
+    if (runAge) logStep("age encryption in this process: dr-drill vs age-encryption (tinybench)");
+    const ageCrypto = runAge ? await runAgeCryptoBench() : [];
     const goals = evaluateGoals(summaries, rss);
     machine.loadAverageAtEnd = loadavg();
     const sourceAtEnd = await readSourceState();
@@ -163,6 +167,7 @@ async function main(): Promise<void> {
       fixtures: { ...fixtures, smallDatabase: fixtures.smallDatabase.database },
       tasks: summaries,
       rss,
+      ageCrypto,
       goals,
     };
     await writeReports(report);

@@ -53,7 +53,7 @@ function useLaneCache(lane: MediaLane): void {
 }
 
 /**
- * dr-drill backupMedia(): content-addressed objects (one PutObject each, 8 at once), a
+ * dr-drill backupMedia(): content-addressed objects (one PutObject each, 16 at once), a
  * snapshot file list, a refs list and a manifest. First sync: empty bucket and a fresh,
  * empty DR_CACHE_DIR before each iteration. No change: runs on the completed sync (and warm
  * cache) the first-sync iteration left.

@@ -234,6 +234,34 @@ describe("S3Storage on fauxqs", () => {
     }
   });
 
+  it("sends a caller's SHA-256 as the signed payload hash of a buffer put", async () => {
+    const storage = createIsolatedStorage();
+    const sent: (string | undefined)[] = [];
+    storage.client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { method?: string; headers?: Record<string, string> };
+        if (request.method === "PUT") sent.push(request.headers?.["x-amz-content-sha256"]);
+        return next(args);
+      },
+      { step: "deserialize", name: `capture-${randomUUID()}` },
+    );
+    try {
+      const body = randomBytes(50_000);
+      const sha256 = createHash("sha256").update(body).digest("hex");
+      await storage.put("unhashed.bin", body);
+      // fauxqs does not check the payload hash (RGW and AWS do: containers-target.test.ts), so
+      // a stand-in value shows it is the caller's hash that is sent, not one the SDK computed.
+      const standIn = "ab".repeat(32);
+      await storage.put("hashed.bin", body, { sha256: standIn });
+      expect(sent).toEqual([sha256, standIn]);
+      await expect(hashStream(await storage.get("hashed.bin"))).resolves.toEqual({ sha256, size: 50_000 });
+      await expect(storage.put("bad.bin", body, { sha256: "not-hex" })).rejects.toThrow(/sha256 must be 64 lower-case hex digits/);
+      expect(await storage.stat("bad.bin")).toBeUndefined();
+    } finally {
+      await removeAll(storage);
+    }
+  });
+
   it("reports a corrupted object as INTEGRITY_FAILED while streaming it (CRC32 check)", async () => {
     const storage = createIsolatedStorage();
     try {

@@ -53,10 +53,23 @@ function sha256Of(data: Uint8Array): string {
 
 /**
  * Store a small object held in memory (a media file already read to hash it): encrypted as
- * one buffer and sent as one sized PutObject, so the file is read once, not twice.
+ * one buffer and sent as one sized PutObject, so the file is read once, not twice. Each
+ * byte is hashed once: the plain SHA-256 comes from the caller when it has it, a plaintext
+ * object's stored hash is its plain hash, and the stored hash goes to storage as the
+ * payload hash the endpoint checks.
  */
-export async function uploadBuffer(options: Omit<UploadPartOptions, "source" | "onProgress"> & { data: Uint8Array }): Promise<StoredPart> {
-  const body = options.recipients.length > 0 ? await encryptBuffer(options.data, options.recipients) : options.data;
-  const { size } = await options.storage.put(options.key, body, { metadata: options.metadata, contentType: options.contentType, signal: options.signal });
-  return { key: options.key, size, sha256: sha256Of(body), plainSize: options.data.byteLength, plainSha256: sha256Of(options.data) };
+export async function uploadBuffer(
+  options: Omit<UploadPartOptions, "source" | "onProgress"> & { data: Uint8Array; plainSha256?: string },
+): Promise<StoredPart> {
+  const plainSha256 = options.plainSha256 ?? sha256Of(options.data);
+  const encrypted = options.recipients.length > 0;
+  const body = encrypted ? await encryptBuffer(options.data, options.recipients) : options.data;
+  const sha256 = encrypted ? sha256Of(body) : plainSha256;
+  const { size } = await options.storage.put(options.key, body, {
+    metadata: options.metadata,
+    contentType: options.contentType,
+    signal: options.signal,
+    sha256,
+  });
+  return { key: options.key, size, sha256, plainSize: options.data.byteLength, plainSha256 };
 }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { Transform } from "node:stream";
 import type { TransformCallback } from "node:stream";
 
@@ -14,9 +15,18 @@ const CHUNK = 64 * 1024;
 const TAG = 16;
 const NONCE_SIZE = 16;
 
+/**
+ * A secret as a KeyObject. node:crypto probes a Buffer key with a thrown and caught
+ * TypeError before using it (isKeyObject in Node 24): 10-20 µs per cipher or HKDF call,
+ * a third of the cost of encrypting a small file. A KeyObject skips the probe.
+ */
+export function secretKey(bytes: Uint8Array): KeyObject {
+  return createSecretKey(bytes);
+}
+
 /** HKDF-SHA-256(file key, salt = nonce, info = "payload"): the STREAM key of one file. */
-export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
-  return Buffer.from(hkdfSync("sha256", fileKey, nonce, "payload", 32));
+export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): KeyObject {
+  return secretKey(new Uint8Array(hkdfSync("sha256", secretKey(fileKey), nonce, "payload", 32)));
 }
 
 /** Chunk nonce: 11-byte big-endian counter, then 1 for the last chunk, else 0. */
@@ -28,14 +38,14 @@ function chunkNonce(counter: number, last: boolean): Buffer {
 }
 
 /** One sealed chunk as [ciphertext, tag] (handed on as two buffers: no concatenation copy). */
-function seal(key: Buffer, counter: number, last: boolean, plain: Uint8Array): Buffer[] {
+function seal(key: KeyObject, counter: number, last: boolean, plain: Uint8Array): Buffer[] {
   const cipher = createCipheriv("chacha20-poly1305", key, chunkNonce(counter, last), { authTagLength: TAG });
   const sealed = cipher.update(plain);
   cipher.final();
   return [sealed, cipher.getAuthTag()];
 }
 
-function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer {
+function open(key: KeyObject, counter: number, last: boolean, sealed: Buffer): Buffer {
   const decipher = createDecipheriv("chacha20-poly1305", key, chunkNonce(counter, last), { authTagLength: TAG });
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
   const plain = decipher.update(sealed.subarray(0, sealed.length - TAG));
@@ -104,12 +114,12 @@ export class ChunkSequencer {
 }
 
 /** A payload encrypter: plain records of 64 KiB in, sealed chunks out. */
-export function payloadEncrypter(key: Buffer): ChunkSequencer {
+export function payloadEncrypter(key: KeyObject): ChunkSequencer {
   return new ChunkSequencer(CHUNK, (record, counter, last) => seal(key, counter, last, record));
 }
 
 /** A payload decrypter: sealed chunks in, plain bytes out; tampering or truncation throws. */
-export function payloadDecrypter(key: Buffer): ChunkSequencer {
+export function payloadDecrypter(key: KeyObject): ChunkSequencer {
   return new ChunkSequencer(CHUNK + TAG, (record, counter, last) => {
     if (record.length < TAG) throw new Error(record.length === 0 && counter > 0 ? "payload ends at a chunk boundary with no final chunk" : "payload is truncated");
     const plain = open(key, counter, last, record);
@@ -142,14 +152,14 @@ export function sequencerStream(sequencer: ChunkSequencer): Transform {
   });
 }
 
-/** Encrypt a whole buffer's payload at once (small media files: no stream machinery). */
-export function sealPayload(key: Buffer, plain: Uint8Array): Buffer {
+/** Encrypt a whole buffer's payload at once (small media files: no stream machinery), as the sealed pieces in order. */
+export function sealPayload(key: KeyObject, plain: Uint8Array): Buffer[] {
   const sequencer = payloadEncrypter(key);
-  return Buffer.concat([...sequencer.push(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)), ...sequencer.finish()]);
+  return [...sequencer.push(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)), ...sequencer.finish()];
 }
 
 /** The sealed empty final chunk of an empty payload (checks a derived key against a header). */
-export function sealEmptyPayload(key: Buffer): Buffer {
+export function sealEmptyPayload(key: KeyObject): Buffer {
   return Buffer.concat(seal(key, 0, true, new Uint8Array(0)));
 }
 

@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from "age-encryption";
+import { Decrypter, Encrypter, Stanza, generateHybridIdentity, generateIdentity, identityToRecipient } from "age-encryption";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeHeaderNoMac } from "./age-header.ts";
 import { decryptStream, encryptBuffer, encryptStream } from "./age.ts";
 
 // Edges of the 64 KiB STREAM chunking: empty, one byte, one chunk minus/exactly/plus one, two chunks.
@@ -107,6 +108,32 @@ describe("age encryption (library header, node:crypto payload)", () => {
     const sealed = Buffer.from(await encryptBuffer(randomBytes(131_072), [recipient]));
     const opened = decryptStream(Readable.from([damage(sealed)]), [identity], "t");
     await expect(opened.then(buffer)).rejects.toMatchObject({ code: "DECRYPTION_FAILED" });
+  });
+});
+
+describe("age header", () => {
+  // Bodies of 0, 1, 47, 48 (fills a line: an empty line follows), 49 and 96 bytes.
+  const stanzas = [0, 1, 47, 48, 49, 96].map((size, i) => new Stanza(["test", `arg${i}`], new Uint8Array(size).fill(i + 1)));
+
+  it("encodes stanzas byte for byte as age-encryption does, at every line-wrap edge", async () => {
+    const encrypter = new Encrypter();
+    encrypter.addRecipient({ wrapFileKey: () => stanzas });
+    const file = Buffer.from(await encrypter.encrypt(new Uint8Array(0)));
+    const theirs = file.subarray(0, file.indexOf("\n---") + 4);
+    expect(encodeHeaderNoMac(stanzas).toString()).toBe(theirs.toString());
+  });
+
+  it("leaves recipient types other than X25519 to age-encryption, mixed with X25519 ones", async () => {
+    const hybrid = await generateHybridIdentity();
+    const plain = randomBytes(70_000);
+    const sealed = Buffer.from(await encryptBuffer(plain, [await identityToRecipient(hybrid), recipient]));
+    expect(sealed.toString("latin1", 0, 200)).toMatch(/\n-> mlkem768x25519 /);
+    const decrypter = new Decrypter();
+    decrypter.addIdentity(hybrid);
+    expect(Buffer.from(await decrypter.decrypt(sealed)).equals(plain)).toBe(true);
+    expect((await buffer(await decryptStream(Readable.from([sealed]), [identity], "test"))).equals(plain)).toBe(true);
+    const streamed = await buffer(await encryptStream(piecewise(plain, 9_999), [await identityToRecipient(hybrid)]));
+    expect((await buffer(await decryptStream(Readable.from([streamed]), [hybrid], "test"))).equals(plain)).toBe(true);
   });
 });
 

@@ -6,7 +6,8 @@ import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
 import { DrError, messageOf } from "../errors/index.ts";
 import { NONCE_SIZE, PAYLOAD_TAG_SIZE, payloadDecrypter, payloadEncrypter, payloadKey, sealEmptyPayload, sealPayload, sequencerStream } from "./age-stream.ts";
 import type { ChunkSequencer } from "./age-stream.ts";
-import { recipientFor } from "./x25519-recipient.ts";
+import { type FileStart, startFileWith } from "./age-header.ts";
+import { X25519Recipient, recipientFor } from "./x25519-recipient.ts";
 
 /**
  * age encryption (the format the stock `age` CLI reads) of streams: the reference TypeScript
@@ -19,25 +20,22 @@ export function recipientFingerprint(recipient: string): string {
   return createHash("sha256").update(recipient).digest("hex").slice(0, 16);
 }
 
-/** The age header (stanzas for every recipient, HMAC) and the payload nonce of a new file, and its STREAM key. */
-interface FileStart {
-  /** Header and nonce: the first bytes of the file. */
-  head: Buffer;
-  key: Buffer;
-}
-
 /**
- * Start a new age file. `age-encryption` writes the header: it draws the file key, wraps it
- * for each recipient and MACs the header. A recipient of ours that adds no stanza sees the
- * file key so the payload can be sealed with node:crypto (age-stream.ts). The library's own
- * encryption of an empty payload is exactly header, nonce and one 16-byte sealed empty
- * chunk; recomputing that chunk with our key proves the key is the one the header carries.
+ * Start a new age file. When every recipient is X25519 (age1...), the header is written
+ * here with node:crypto (age-header.ts). Otherwise `age-encryption` writes it: it draws the
+ * file key, wraps it for each recipient and MACs the header, and a recipient of ours that
+ * adds no stanza sees the file key so the payload can be sealed with node:crypto
+ * (age-stream.ts). The library's encryption of an empty payload is exactly header, nonce
+ * and one 16-byte sealed empty chunk; recomputing that chunk with our key proves the key
+ * is the one the header carries.
  */
 async function startFile(recipients: readonly string[]): Promise<FileStart> {
   if (recipients.length === 0) throw new Error("age encryption needs at least one recipient");
+  const resolved = recipients.map(recipientFor);
+  if (resolved.every((r) => r instanceof X25519Recipient)) return startFileWith(resolved);
   let fileKey: Uint8Array | undefined;
   const encrypter = new Encrypter();
-  for (const recipient of recipients) encrypter.addRecipient(recipientFor(recipient));
+  for (const recipient of resolved) encrypter.addRecipient(recipient);
   encrypter.addRecipient({
     wrapFileKey(key: Uint8Array) {
       fileKey = Uint8Array.from(key);
@@ -64,7 +62,7 @@ export async function encryptStream(source: Readable, recipients: readonly strin
 /** Encrypt a small buffer to every recipient (no stream machinery: media files, file lists). */
 export async function encryptBuffer(data: Uint8Array, recipients: readonly string[]): Promise<Uint8Array> {
   const { head, key } = await startFile(recipients);
-  return Buffer.concat([head, sealPayload(key, data)]);
+  return Buffer.concat([head, ...sealPayload(key, data)]);
 }
 
 /** The longest header we accept before calling the input "not an age file" (age's own limit is similar). */

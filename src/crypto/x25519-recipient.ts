@@ -3,6 +3,7 @@ import type { KeyObject } from "node:crypto";
 import { base64nopad, bech32 } from "@scure/base";
 import { Stanza } from "age-encryption";
 import type { Recipient } from "age-encryption";
+import { secretKey } from "./age-stream.ts";
 
 /**
  * The age X25519 recipient (https://age-encryption.org/v1, "X25519 recipient type") on
@@ -28,7 +29,7 @@ export class X25519Recipient implements Recipient {
     // A low-order recipient key gives an all-zero secret; age refuses it.
     if (secret.every((byte) => byte === 0)) throw new Error("invalid X25519 recipient: low-order point");
     const salt = Buffer.concat([share, this.#raw]);
-    const key = Buffer.from(hkdfSync("sha256", secret, salt, "age-encryption.org/v1/X25519", 32));
+    const key = secretKey(new Uint8Array(hkdfSync("sha256", secretKey(secret), salt, "age-encryption.org/v1/X25519", 32)));
     const cipher = createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: 16 });
     const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
     return [new Stanza(["X25519", base64nopad.encode(share)], body)];

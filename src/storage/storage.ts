@@ -62,6 +62,12 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** Called as bytes are sent, for progress display. */
   onProgress?: (bytesSent: number) => void;
+  /**
+   * Hex SHA-256 of a buffer body, when the caller has already computed it (ignored for a
+   * stream). The S3 driver sends it as `x-amz-content-sha256`: the signature covers it and
+   * the endpoint checks the received bytes against it, and the body is not hashed again.
+   */
+  sha256?: string;
 }
 
 /**

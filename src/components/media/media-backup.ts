@@ -85,7 +85,7 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
           const key = `${mediaObjectKey(sha256)}${suffix}`;
           if (!stored.has(key)) {
             stored.add(key);
-            const part = await uploadBuffer({ storage: ctx.storage, key, data, recipients: ctx.recipients, signal: ctx.signal });
+            const part = await uploadBuffer({ storage: ctx.storage, key, data, plainSha256: sha256, recipients: ctx.recipients, signal: ctx.signal });
             uploadedFiles += 1;
             uploadedBytes += part.plainSize;
             uploadedStoredBytes += part.size;

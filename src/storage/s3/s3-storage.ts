@@ -151,14 +151,16 @@ export class S3Storage implements Storage, Disposable {
         const bytes = typeof body === "string" ? Buffer.from(body) : body;
         if (bytes.byteLength <= this.#partSize) {
           // A small buffer is one sized PutObject: no lib-storage machinery, no stream.
-          await this.client.send(new PutObjectCommand({
+          const command = new PutObjectCommand({
             Bucket: this.endpoint.bucket,
             Key: this.#fullKey(key),
             Body: bytes,
             ContentLength: bytes.byteLength,
             Metadata: metadata,
             ContentType: options.contentType ?? "application/octet-stream",
-          }), { abortSignal: signal });
+          });
+          if (options.sha256 !== undefined) withPayloadSha256(command, options.sha256);
+          await this.client.send(command, { abortSignal: signal });
           options.onProgress?.(bytes.byteLength);
           return { size: bytes.byteLength };
         }
@@ -370,4 +372,21 @@ function nameOf(error: unknown): string {
 /** Keep n within [low, high]. */
 function clamp(n: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, Math.floor(n)));
+}
+
+/**
+ * Give a PutObject the body's SHA-256 the caller already has: the SigV4 signer takes a preset
+ * `x-amz-content-sha256` instead of hashing the body again, and S3 checks the bytes it got
+ * against it (XAmzContentSHA256Mismatch), so the hash in the manifest is what was stored.
+ */
+function withPayloadSha256(command: PutObjectCommand, sha256: string): void {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new TypeError(`put: sha256 must be 64 lower-case hex digits, got '${sha256}'`);
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = sha256;
+      return await next(args);
+    },
+    { step: "build", name: "drDrillPayloadSha256" },
+  );
 }
