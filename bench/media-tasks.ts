@@ -44,6 +44,43 @@ async function syncWithDrDrill(ctx: MediaBenchContext, lane: MediaLane, encrypte
 }
 
 /**
+ * Untimed, before an iteration: a first sync starts from an empty lane; a no-change re-sync
+ * from a completed sync, made here when the first-sync task was filtered out (BENCH_ONLY).
+ */
+async function prepareLane(
+  ctx: MediaBenchContext,
+  lane: MediaLane,
+  sync: { firstSync: boolean; withCache: boolean; name: string; initialSync: () => Promise<number> },
+): Promise<void> {
+  const { firstSync, withCache, name, initialSync } = sync;
+  if (firstSync) await resetMediaLane(lane, ctx.scratchDir, withCache);
+  else if (!lane.synced) {
+    await resetMediaLane(lane, ctx.scratchDir, withCache);
+    assertUploaded(`${name} (initial sync)`, await initialSync(), ctx.files);
+    lane.synced = true;
+  }
+}
+
+/** What every media task shares: its group, its input, and its lane opened once and closed after the last round. */
+function laneTaskBase(ctx: MediaBenchContext, lane: MediaLane, firstSync: boolean): Pick<BenchTask, "group" | "inputBytes" | "setup" | "teardown"> {
+  return {
+    group: firstSync ? "media-first-sync" : "media-no-change",
+    inputBytes: ctx.bytes,
+    setup: async () => {
+      await openMediaLane(lane, ctx.target.s3, ctx.storageOptions);
+    },
+    teardown: () => closeMediaLane(lane),
+  };
+}
+
+/** Untimed, after an iteration: it did the work it was timed for; record what is in the bucket. */
+async function finishIteration(ctx: MediaBenchContext, lane: MediaLane, name: string, firstSync: boolean, uploaded: number, facts: Record<string, number>[], more: Record<string, number> = {}): Promise<void> {
+  assertUploaded(name, uploaded, firstSync ? ctx.files : 0);
+  lane.synced = true;
+  facts.push({ uploadedFiles: uploaded, ...more, objectsInBucket: await countObjects(requireLaneStorage(lane)) });
+}
+
+/**
  * backupMedia reads its cache folder from process.env.DR_CACHE_DIR, which every lane shares:
  * point it at this lane's folder just before the lane's sync.
  */
@@ -66,25 +103,22 @@ export function makeDrDrillMediaTask(ctx: MediaBenchContext, lane: MediaLane, en
   return {
     id: `drdrill-${firstSync ? "first" : "nochange"}-${encrypted ? "age" : "plain"}`,
     name,
-    group: firstSync ? "media-first-sync" : "media-no-change",
+    ...laneTaskBase(ctx, lane, firstSync),
     command: `backupMedia(ctx) of MEDIA_DIR -> s3://${lane.bucket}/ (DR_CACHE_DIR: ${firstSync ? "fresh empty folder each iteration" : "the one the first sync just filled"})`,
     notes: `${encrypted ? "age-encrypted objects" : "plaintext objects"}; excludes ${excludes.join(" ")}; ${
       firstSync ? "bucket emptied and cache dropped before each iteration (untimed)" : "starts from the completed first sync of the same round"
     }`,
-    inputBytes: ctx.bytes,
     facts,
-    setup: async () => {
-      await openMediaLane(lane, ctx.target.s3, ctx.storageOptions);
-    },
     beforeEach: async () => {
-      if (firstSync) await resetMediaLane(lane, ctx.scratchDir, true);
-      else if (!lane.synced) {
-        // The first-sync task was filtered out (BENCH_ONLY): make the completed sync here, untimed.
-        await resetMediaLane(lane, ctx.scratchDir, true);
-        useLaneCache(lane);
-        assertUploaded(`${name} (initial sync)`, await syncWithDrDrill(ctx, lane, encrypted), ctx.files);
-        lane.synced = true;
-      }
+      await prepareLane(ctx, lane, {
+        firstSync,
+        withCache: true,
+        name,
+        initialSync: async () => {
+          useLaneCache(lane);
+          return await syncWithDrDrill(ctx, lane, encrypted);
+        },
+      });
       useLaneCache(lane);
       uploaded = undefined;
     },
@@ -93,12 +127,8 @@ export function makeDrDrillMediaTask(ctx: MediaBenchContext, lane: MediaLane, en
     },
     afterEach: async () => {
       // A failed iteration is reported by the bench itself; checking it here would hide why.
-      if (uploaded === undefined) return;
-      assertUploaded(name, uploaded, firstSync ? ctx.files : 0);
-      lane.synced = true;
-      facts.push({ uploadedFiles: uploaded, objectsInBucket: await countObjects(requireLaneStorage(lane)) });
+      if (uploaded !== undefined) await finishIteration(ctx, lane, name, firstSync, uploaded, facts);
     },
-    teardown: () => closeMediaLane(lane),
   };
 }
 
@@ -116,34 +146,21 @@ export function makeRcloneTask(ctx: MediaBenchContext, lane: MediaLane, firstSyn
   return {
     id: `rclone-${firstSync ? "first" : "nochange"}`,
     name,
-    group: firstSync ? "media-first-sync" : "media-no-change",
+    ...laneTaskBase(ctx, lane, firstSync),
     command: `${describeRcloneSync("MEDIA_DIR", lane.bucket, RCLONE_PREFIX)} (remote and credentials from RCLONE_CONFIG_DRBENCH_* env, RCLONE_S3_UPLOAD_CUTOFF=64M)`,
     notes: `no encryption, no snapshot: a plain copy of the tree; ${
       firstSync ? "bucket emptied before each iteration (untimed)" : "starts from the completed first sync of the same round"
     }`,
-    inputBytes: ctx.bytes,
     facts,
-    setup: async () => {
-      await openMediaLane(lane, ctx.target.s3, ctx.storageOptions);
-    },
     beforeEach: async () => {
-      if (firstSync) await resetMediaLane(lane, ctx.scratchDir, false);
-      else if (!lane.synced) {
-        await resetMediaLane(lane, ctx.scratchDir, false);
-        assertUploaded(`${name} (initial sync)`, (await sync()).transfers, ctx.files);
-        lane.synced = true;
-      }
+      await prepareLane(ctx, lane, { firstSync, withCache: false, name, initialSync: async () => (await sync()).transfers });
       stats = undefined;
     },
     run: async () => {
       stats = await sync();
     },
     afterEach: async () => {
-      if (!stats) return;
-      assertUploaded(name, stats.transfers, firstSync ? ctx.files : 0);
-      lane.synced = true;
-      facts.push({ uploadedFiles: stats.transfers, checkedFiles: stats.checks, objectsInBucket: await countObjects(requireLaneStorage(lane)) });
+      if (stats) await finishIteration(ctx, lane, name, firstSync, stats.transfers, facts, { checkedFiles: stats.checks });
     },
-    teardown: () => closeMediaLane(lane),
   };
 }

@@ -76,6 +76,21 @@ export function makePgDumpFileTask(ctx: PostgresBenchContext): BenchTask {
   };
 }
 
+/** A task's own bucket: opened and emptied once before the first round, closed after the last. */
+function ownBucket(ctx: PostgresBenchContext, bucket: string, name: string): { storage: () => S3Storage; setup: () => Promise<void>; teardown: () => Promise<void> } {
+  let storage: S3Storage | undefined;
+  return {
+    storage: () => requireStorage(storage, name),
+    setup: async () => {
+      storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
+      await emptyBucket(storage);
+    },
+    teardown: async () => {
+      storage?.[Symbol.dispose]();
+    },
+  };
+}
+
 /**
  * dr-drill's pipeline: backupPostgres() streams pg_dump's stdout through SHA-256 and age
  * into a multipart upload, with no temp file, then writes the manifest.
@@ -87,7 +102,7 @@ export function makePipelineTask(ctx: PostgresBenchContext, encrypted: boolean):
   const config = buildConfig(undefined, {});
   config.postgres.compressionLevel = ctx.compressionLevel;
   const facts: Record<string, number>[] = [];
-  let storage: S3Storage | undefined;
+  const own = ownBucket(ctx, bucket, name);
   return {
     id: encrypted ? "pipeline-age" : "pipeline-plain",
     name,
@@ -98,13 +113,10 @@ export function makePipelineTask(ctx: PostgresBenchContext, encrypted: boolean):
       : "as the age variant but stored in plaintext (shows the cost of encryption)",
     inputBytes: ctx.databaseBytes,
     facts,
-    setup: async () => {
-      storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
-      await emptyBucket(storage);
-    },
+    setup: own.setup,
     run: async () => {
       const backup: BackupContext = {
-        storage: requireStorage(storage, name),
+        storage: own.storage(),
         config,
         postgres: ctx.target.postgres,
         redis: ctx.target.redis,
@@ -115,10 +127,8 @@ export function makePipelineTask(ctx: PostgresBenchContext, encrypted: boolean):
       const part = manifest.parts[0];
       facts.push({ storedBytes: manifest.storedBytes, dumpBytes: part?.plainSize ?? 0 });
     },
-    afterEach: () => emptyBucket(requireStorage(storage, name)),
-    teardown: async () => {
-      storage?.[Symbol.dispose]();
-    },
+    afterEach: () => emptyBucket(own.storage()),
+    teardown: own.teardown,
   };
 }
 
@@ -134,7 +144,7 @@ export function makeDumpThenUploadTask(ctx: PostgresBenchContext, encrypted: boo
   const key = `postgres/${ctx.target.postgres.database}.dump${encrypted ? ".age" : ""}`;
   const name = `sequential: pg_dump -f FILE, then upload (${encrypted ? "age" : "no encryption"})`;
   const facts: Record<string, number>[] = [];
-  let storage: S3Storage | undefined;
+  const own = ownBucket(ctx, bucket, name);
   let storedBytes = 0;
   return {
     id: encrypted ? "sequential-age" : "sequential-plain",
@@ -148,13 +158,10 @@ export function makeDumpThenUploadTask(ctx: PostgresBenchContext, encrypted: boo
       : "reference approach as written (aws s3 cp): no encryption, no hashing; temp file of the whole dump",
     inputBytes: ctx.databaseBytes,
     facts,
-    setup: async () => {
-      storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
-      await emptyBucket(storage);
-    },
+    setup: own.setup,
     beforeEach: () => rm(file, { force: true }),
     run: async () => {
-      const target = requireStorage(storage, name);
+      const target = own.storage();
       await dumpToFile(ctx, file);
       storedBytes = encrypted
         ? (await uploadPart({ storage: target, key, source: createReadStream(file), recipients: ctx.recipients })).size
@@ -163,10 +170,8 @@ export function makeDumpThenUploadTask(ctx: PostgresBenchContext, encrypted: boo
     afterEach: async () => {
       facts.push({ storedBytes, dumpBytes: await readFileSize(file) });
       await rm(file, { force: true });
-      await emptyBucket(requireStorage(storage, name));
+      await emptyBucket(own.storage());
     },
-    teardown: async () => {
-      storage?.[Symbol.dispose]();
-    },
+    teardown: own.teardown,
   };
 }

@@ -56,13 +56,10 @@ function userOptions(user: OsUser | undefined): { uid?: number; gid?: number; en
   return { uid: user.uid, gid: user.gid, env: { HOME: user.home, USER: user.name, LOGNAME: user.name } };
 }
 
-/**
- * Start an external process: no shell, explicit timeout and cancel signal, secrets only
- * in env. The returned subprocess can be streamed (stdout) or awaited.
- */
-export function startCommand(name: string, args: readonly string[], options: RunOptions = {}): ResultPromise {
+/** The execa options every command gets: user, env (secrets only there), cwd, timeout, cancel, input; failures returned, not thrown. */
+function commonOptions(options: RunOptions) {
   const user = userOptions(options.asUser);
-  return execa(resolveFile(name), [...args], {
+  return {
     uid: user.uid,
     gid: user.gid,
     env: { ...user.env, ...options.env },
@@ -71,10 +68,20 @@ export function startCommand(name: string, args: readonly string[], options: Run
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     cancelSignal: options.signal,
     input: options.input,
-    stdout: options.logFile ? { file: options.logFile, append: true } : (options.stdout ?? "pipe"),
-    stderr: options.logFile ? { file: options.logFile, append: true } : "pipe",
     reject: false,
     stripFinalNewline: true,
+  } as const;
+}
+
+/**
+ * Start an external process: no shell, explicit timeout and cancel signal, secrets only
+ * in env. The returned subprocess can be streamed (stdout) or awaited.
+ */
+export function startCommand(name: string, args: readonly string[], options: RunOptions = {}): ResultPromise {
+  return execa(resolveFile(name), [...args], {
+    ...commonOptions(options),
+    stdout: options.logFile ? { file: options.logFile, append: true } : (options.stdout ?? "pipe"),
+    stderr: options.logFile ? { file: options.logFile, append: true } : "pipe",
     // A streamed stdout is consumed by the caller; buffering it too would hold the whole dump.
     buffer: { stdout: !options.logFile && (options.stdout ?? "pipe") === "pipe" && !options.streamStdout, stderr: true },
   });
@@ -87,19 +94,7 @@ export function startCommand(name: string, args: readonly string[], options: Run
 export async function runCommand(name: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
   const file = resolveFile(name);
-  const user = userOptions(options.asUser);
-  const result = await execa(file, [...args], {
-    uid: user.uid,
-    gid: user.gid,
-    env: { ...user.env, ...options.env },
-    extendEnv: true,
-    cwd: options.cwd,
-    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    cancelSignal: options.signal,
-    input: options.input,
-    reject: false,
-    stripFinalNewline: true,
-  });
+  const result = await execa(file, [...args], commonOptions(options));
   const durationMs = performance.now() - started;
   const stdout = String(result.stdout ?? "");
   const stderr = String(result.stderr ?? "");
