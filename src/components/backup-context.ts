@@ -1,6 +1,7 @@
 import type { DrConfig } from "../config/index.ts";
 import { DrError } from "../errors/index.ts";
 import type { Storage } from "../storage/storage.ts";
+import type { LockTiming } from "../storage/storage-lock.ts";
 import type { PostgresEndpoint, RedisEndpoint } from "../targets/target.ts";
 import { recipientFingerprint } from "../crypto/age.ts";
 
@@ -18,6 +19,8 @@ export interface BackupContext {
   onProgress?: (step: string, bytes: number) => void;
   /** Clock, replaceable in tests. */
   now?: () => Date;
+  /** Storage-lock timing (media): refresh, staleness, and how long a backup waits for a running prune (waitMs). */
+  lockTiming?: Partial<LockTiming> & { waitMs?: number };
 }
 
 /**

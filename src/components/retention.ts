@@ -2,6 +2,7 @@ import { text } from "node:stream/consumers";
 import type { ComponentName, SchedulePolicy } from "../config/index.ts";
 import { type BackupEntry, listBackups, mediaRefsKey } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
+import { type LockTiming, StorageLock, describeLock } from "../storage/storage-lock.ts";
 
 /** Incomplete backup folders younger than this may still be running: never touched. */
 export const INCOMPLETE_GRACE_MS = 24 * 3_600_000;
@@ -75,8 +76,47 @@ export async function planComponentRetention(storage: Storage, component: Compon
   return plan;
 }
 
-/** Apply a plan: delete manifests first (so a half-pruned backup is incomplete, never "complete but broken"), then the rest. */
-export async function applyRetention(storage: Storage, plan: RetentionPlan): Promise<{ deletedObjects: number; deletedBytes: number }> {
+/** What applying a plan did. */
+export interface RetentionOutcome {
+  deletedObjects: number;
+  deletedBytes: number;
+  /** Media only: why unreferenced content objects were kept this time. */
+  orphanNote?: string;
+}
+
+const DELETE_BATCH = 1000;
+
+/**
+ * Delete the media content objects no complete snapshot refers to, under the exclusive media
+ * lock: when any other live lock exists (a media backup running, another prune) nothing is
+ * deleted, because a running backup may be about to refer to an object that looks
+ * unreferenced now. The references are read under the lock, not taken from the plan: a
+ * snapshot completed since planning counts.
+ */
+async function deleteOrphanObjects(storage: Storage, timing: Partial<LockTiming>): Promise<{ deleted: number; note?: string }> {
+  const lock = await StorageLock.acquire(storage, "media", "prune", timing);
+  try {
+    const others = await lock.others();
+    if (others.length) return { deleted: 0, note: `unreferenced media objects kept: ${others.map((o) => describeLock(o, timing.now?.())).join(", ")} is live` };
+    const kept = (await listBackups(storage, "media")).filter((e) => e.status === "complete").map((e) => e.id);
+    if (kept.length === 0) return { deleted: 0, note: "unreferenced media objects kept: no complete media snapshot to compare with" };
+    const { orphans, note } = await findOrphanObjects(storage, kept);
+    for (let at = 0; at < orphans.length; at += DELETE_BATCH) {
+      lock.assertHeld();
+      await storage.deleteMany(orphans.slice(at, at + DELETE_BATCH));
+    }
+    return { deleted: orphans.length, ...(note ? { note } : {}) };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Apply a plan: delete manifests first (so a half-pruned backup is incomplete, never
+ * "complete but broken"), then the rest; for media, then the unreferenced content objects
+ * (deleteOrphanObjects, under the media lock).
+ */
+export async function applyRetention(storage: Storage, plan: RetentionPlan, lockTiming: Partial<LockTiming> = {}): Promise<RetentionOutcome> {
   let deletedObjects = 0;
   let deletedBytes = 0;
   for (const deletion of plan.deletions) {
@@ -86,9 +126,7 @@ export async function applyRetention(storage: Storage, plan: RetentionPlan): Pro
     deletedObjects += deletion.keys.length;
     deletedBytes += deletion.bytes;
   }
-  if (plan.orphanObjects.length) {
-    await storage.deleteMany(plan.orphanObjects);
-    deletedObjects += plan.orphanObjects.length;
-  }
-  return { deletedObjects, deletedBytes };
+  if (plan.component !== "media") return { deletedObjects, deletedBytes };
+  const orphans = await deleteOrphanObjects(storage, lockTiming);
+  return { deletedObjects: deletedObjects + orphans.deleted, deletedBytes, ...(orphans.note ? { orphanNote: orphans.note } : {}) };
 }

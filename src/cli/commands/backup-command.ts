@@ -72,8 +72,8 @@ export async function backupCommand(which: string, options: BackupCommandOptions
   if (options.prune) {
     for (const component of components) {
       const plan = await planComponentRetention(session.storage, component, session.config.schedule[component]);
-      const { deletedObjects, deletedBytes } = await applyRetention(session.storage, plan);
-      say(`prune ${component}: kept ${plan.kept.length}, deleted ${plan.deletions.length} backups (${deletedObjects} objects, ${formatBytes(deletedBytes)})`);
+      const { deletedObjects, deletedBytes, orphanNote } = await applyRetention(session.storage, plan);
+      say(`prune ${component}: kept ${plan.kept.length}, deleted ${plan.deletions.length} backups (${deletedObjects} objects, ${formatBytes(deletedBytes)})${orphanNote ? `; ${orphanNote}` : ""}`);
     }
   }
   return 0;

@@ -14,8 +14,9 @@ export async function pruneCommand(which: string | undefined, options: { target?
     say(`${component}: retention ${formatDuration(policy.retentionMs)}, keep ${plan.kept.length}, delete ${plan.deletions.length}${plan.orphanObjects.length ? ` (+${plan.orphanObjects.length} unreferenced media objects)` : ""}${plan.orphanNote ? ` — ${plan.orphanNote}` : ""}`);
     for (const d of plan.deletions) say(`  ${options.dryRun ? "would delete" : "delete"} ${d.id} (${formatBytes(d.bytes)}): ${d.reason}`);
     if (!options.dryRun) {
-      const { deletedObjects, deletedBytes } = await applyRetention(session.storage, plan);
+      const { deletedObjects, deletedBytes, orphanNote } = await applyRetention(session.storage, plan);
       say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}`);
+      if (orphanNote) say(`  ${orphanNote}`);
     }
   }
   return 0;

@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
 import { hashStream } from "../../streams/hash-stream.ts";
+import { StorageLock, describeLock } from "../../storage/storage-lock.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
 import { uploadBuffer, uploadPart } from "../upload-part.ts";
@@ -18,6 +19,36 @@ import { walkMedia } from "./media-walk.ts";
 const CONCURRENCY = 16;
 // Files up to this size are read once into memory (hash, encrypt, put from the buffer).
 const SMALL_FILE_BYTES = 8 * 1024 * 1024;
+// How long a media backup waits for a running prune of the media store to finish.
+const PRUNE_WAIT_MS = 15 * 60_000;
+const PRUNE_POLL_MS = 2_000;
+
+/**
+ * Hold the shared media lock and wait until no prune of unreferenced objects is running:
+ * from then on no object this backup sees in the store can be deleted under it (a prune
+ * that starts later sees this lock and deletes nothing). See storage-lock.ts.
+ */
+async function lockMediaStore(ctx: BackupContext): Promise<StorageLock> {
+  const timing = ctx.lockTiming ?? {};
+  const lock = await StorageLock.acquire(ctx.storage, "media", "backup", timing);
+  const waitMs = timing.waitMs ?? PRUNE_WAIT_MS;
+  const started = performance.now();
+  try {
+    for (;;) {
+      const prunes = (await lock.others()).filter((other) => other.kind === "prune");
+      if (prunes.length === 0) return lock;
+      if (performance.now() - started >= waitMs) {
+        throw new DrError("BACKUP_FAILED", `unable to back up media folder '${ctx.mediaDir}': a prune of the media store is still running after ${Math.round(waitMs / 1000)} s: ${prunes.map((p) => describeLock(p)).join(", ")}`, {
+          hint: "run the backup again when the prune has finished; a lock whose holder died goes stale by itself after 10 minutes",
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(PRUNE_POLL_MS, waitMs)));
+    }
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
 
 /** True for "the file is gone" errors, which a live media folder produces. */
 function isVanished(error: unknown): boolean {
@@ -45,9 +76,19 @@ export interface MediaBackupOptions {
  * ones do not), and each run writes a dated snapshot listing path, size and hash of every
  * file. A file removed from the folder is absent from the new snapshot; its content is
  * deleted by retention once no kept snapshot refers to it. A second run with no change
- * uploads no file bytes.
+ * uploads no file bytes. The run holds the shared media lock in storage, so retention
+ * deletes no content object while it runs (storage-lock.ts).
  */
 export async function backupMedia(ctx: BackupContext, options: MediaBackupOptions = {}): Promise<BackupManifest> {
+  const lock = await lockMediaStore(ctx);
+  try {
+    return await backupMediaLocked(ctx, options, lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function backupMediaLocked(ctx: BackupContext, options: MediaBackupOptions, lock: StorageLock): Promise<BackupManifest> {
   const now = ctx.now ?? (() => new Date());
   const started = now();
   const id = makeBackupId("media", started);
@@ -129,6 +170,8 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
       }
     });
     const files = entries.filter((e): e is SnapshotFile => e !== undefined);
+    // Only while the lock held throughout may the snapshot claim the objects it refers to.
+    lock.assertHeld();
     const list: SnapshotFileList = { formatVersion: 1, id, files };
     const part = await uploadPart({
       storage: ctx.storage,
@@ -168,6 +211,7 @@ export async function backupMedia(ctx: BackupContext, options: MediaBackupOption
         excludes: [...excludes],
       },
     };
+    lock.assertHeld();
     await writeManifest(ctx.storage, manifest);
     await writeMediaCache(cachePath, cache).catch(() => undefined);
     return manifest;
