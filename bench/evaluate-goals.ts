@@ -78,8 +78,42 @@ function boundStreamingSpeedup(tasks: Map<string, TaskSummary>): RatioCheck | un
   };
 }
 
-/** Check the issue's goals against the measured tasks and RSS runs. */
-export function evaluateGoals(summaries: readonly TaskSummary[], rss: readonly RssMeasurement[]): GoalReport {
+/**
+ * What the CPUs allow: one encrypted pipeline run needs the CPU seconds its four processes
+ * used (pg_dump, its backend, the S3 server, this process), so on `cores` cores it cannot
+ * take less than their sum / cores, nor less than pg_dump alone. The ratio goals against
+ * plain pg_dump and against the sequential run, computed with that least time, are the
+ * best these goals can reach on this machine with the S3 server sharing its CPUs.
+ */
+function cpuCeilings(tasks: Map<string, TaskSummary>, cores: number): RatioCheck[] {
+  const dump = tasks.get("pg-dump-file");
+  const pipeline = tasks.get("pipeline-age");
+  if (!dump || !pipeline || cores < 1) return [];
+  const cpu = pipeline.medianCpu;
+  const leastMs = Math.max(dump.medianMs, ((cpu.bench + cpu.tools + cpu.s3 + cpu.postgres) * 1000) / cores);
+  const cpuText = `(CPU s of '${pipeline.name}': node + pg_dump + S3 server + PostgreSQL) / ${cores} cores`;
+  const ceilings: RatioCheck[] = [
+    {
+      label: `CPU ceiling here of pipeline vs plain pg_dump (least pipeline time ${(leastMs / 1000).toFixed(2)} s from its CPU seconds on ${cores} cores)`,
+      formula: `median '${dump.name}' / max(that median, ${cpuText})`,
+      ratio: dump.medianMs / leastMs,
+      ratioOfMeans: dump.meanMs / Math.max(dump.meanMs, leastMs),
+    },
+  ];
+  const sequential = tasks.get("sequential-plain");
+  if (sequential) {
+    ceilings.push({
+      label: "CPU ceiling here of pipeline vs sequential dump-then-upload (same least pipeline time)",
+      formula: `median '${sequential.name}' / max(median '${dump.name}', ${cpuText})`,
+      ratio: sequential.medianMs / leastMs,
+      ratioOfMeans: sequential.meanMs / Math.max(dump.meanMs, leastMs),
+    });
+  }
+  return ceilings;
+}
+
+/** Check the issue's goals against the measured tasks and RSS runs (cores: for the CPU ceilings). */
+export function evaluateGoals(summaries: readonly TaskSummary[], rss: readonly RssMeasurement[], cores = 0): GoalReport {
   const tasks = new Map(summaries.map((s) => [s.id, s]));
   const ratios = [
     compareTimes(tasks, "pipeline throughput vs plain pg_dump to a file (goal >= 0.85x)", "pg-dump-file", "pipeline-age", { op: ">=", value: 0.85 }),
@@ -92,6 +126,7 @@ export function evaluateGoals(summaries: readonly TaskSummary[], rss: readonly R
     compareTimes(tasks, "media no-change re-sync: rclone / dr-drill with age (goal > 1x)", "rclone-nochange", "drdrill-nochange-age", { op: ">", value: 1 }),
     compareTimes(tasks, "media no-change re-sync: rclone / dr-drill without encryption", "rclone-nochange", "drdrill-nochange-plain"),
     boundStreamingSpeedup(tasks),
+    ...cpuCeilings(tasks, cores),
   ].filter((r): r is RatioCheck => r !== undefined);
   const limits: LimitCheck[] = rss.map((m) => ({
     label: `peak RSS of one backupPostgres() child, database '${m.database}' (${(m.databaseBytes / 1e6).toFixed(0)} MB)`,

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     const runAge = settings.only.length === 0 || settings.only.includes("age-crypto");
     if (runAge) logStep("age encryption in this process: dr-drill vs age-encryption (tinybench)");
     const ageCrypto = runAge ? await runAgeCryptoBench() : [];
-    const goals = evaluateGoals(summaries, rss);
+    const goals = evaluateGoals(summaries, rss, machine.cores);
     machine.loadAverageAtEnd = loadavg();
     const sourceAtEnd = await readSourceState();
     warnIfDirty(sourceAtEnd, "at end");
