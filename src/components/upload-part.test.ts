@@ -3,7 +3,8 @@ import { generateIdentity, identityToRecipient } from "age-encryption";
 import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "../storage/memory/memory-storage.ts";
 import type { PutOptions } from "../storage/storage.ts";
-import { uploadBuffer } from "./upload-part.ts";
+import { Readable } from "node:stream";
+import { uploadBuffer, uploadPart } from "./upload-part.ts";
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
@@ -52,5 +53,25 @@ describe("uploadBuffer", () => {
     expect(part.size).toBe(stored.byteLength);
     expect(part.plainSha256).toBe(sha256(data));
     expect(puts.map((p) => p.sha256)).toEqual([sha256(stored)]);
+  });
+
+  it("streams plaintext with one hash for both: stored SHA-256 = plain SHA-256 = the bytes stored", async () => {
+    const { storage } = recordingStorage();
+    const progress: number[] = [];
+    const part = await uploadPart({ storage, key: "p/a", source: Readable.from([data.subarray(0, 7000), data.subarray(7000)]), recipients: [], onProgress: (n) => progress.push(n) });
+    expect(part).toEqual({ key: "p/a", size: data.byteLength, sha256: sha256(data), plainSize: data.byteLength, plainSha256: sha256(data) });
+    expect(progress.at(-1)).toBe(data.byteLength);
+    expect(sha256(await readBack(storage, "p/a"))).toBe(part.sha256);
+  });
+
+  it("streams encrypted: plain and stored hashes each of their own bytes", async () => {
+    const { storage } = recordingStorage();
+    const recipient = await identityToRecipient(await generateIdentity());
+    const part = await uploadPart({ storage, key: "p/b.age", source: Readable.from([data]), recipients: [recipient] });
+    const stored = await readBack(storage, "p/b.age");
+    expect(part.sha256).toBe(sha256(stored));
+    expect(part.size).toBe(stored.byteLength);
+    expect(part.plainSha256).toBe(sha256(data));
+    expect(part.plainSize).toBe(data.byteLength);
   });
 });

@@ -25,13 +25,17 @@ export interface UploadPartOptions {
  * error anywhere (source, encryption, upload) rejects and leaves no object behind.
  */
 export async function uploadPart(options: UploadPartOptions): Promise<StoredPart> {
-  const plain = new HashingStream();
-  const stored = new HashingStream(options.onProgress);
+  const encrypted = options.recipients.length > 0;
+  // Unencrypted, the stored bytes are the plain bytes: one hash serves both.
+  const plain = new HashingStream(encrypted ? undefined : options.onProgress);
   // pipeline() destroys every stream with the first error, so a failing source reaches the
   // upload as an error (multipart aborted) rather than as a short object.
   pipeline(options.source, plain, () => undefined);
-  const body = options.recipients.length > 0 ? await encryptStream(plain, options.recipients) : plain;
-  pipeline(body, stored, () => undefined);
+  let stored = plain;
+  if (encrypted) {
+    stored = new HashingStream(options.onProgress);
+    pipeline(await encryptStream(plain, options.recipients), stored, () => undefined);
+  }
   const { size } = await options.storage.put(options.key, stored, {
     metadata: options.metadata,
     contentType: options.contentType,
