@@ -107,7 +107,7 @@ export function makePipelineTask(ctx: PostgresBenchContext, encrypted: boolean):
     id: encrypted ? "pipeline-age" : "pipeline-plain",
     name,
     group: "postgres",
-    command: `backupPostgres(ctx): pg_dump --format=custom --compress=${ctx.compressionLevel} --snapshot=... | sha256 | ${encrypted ? "age | sha256 | " : "sha256 | "}S3 multipart (s3://${bucket}/)`,
+    command: `backupPostgres(ctx): pg_dump --format=custom --compress=${ctx.compressionLevel} --snapshot=... | sha256 | ${encrypted ? "age | sha256 | " : ""}S3 multipart (s3://${bucket}/)`,
     notes: encrypted
       ? "streaming, age-encrypted to 1 recipient, manifest with row counts written; includes snapshot export and row counting"
       : "as the age variant but stored in plaintext (shows the cost of encryption)",

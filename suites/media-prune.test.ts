@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyRetention, backupMedia, planComponentRetention, verifyBackup } from "../src/components/index.ts";
 import { isDrError, type DrError } from "../src/errors/index.ts";
 import { listCompleteBackups, mediaObjectKey } from "../src/manifest/index.ts";
+import { S3Storage } from "../src/storage/index.ts";
 import { StorageLock } from "../src/storage/storage-lock.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
 
@@ -113,6 +114,21 @@ describe("media prune", () => {
     expect(performance.now() - started).toBeGreaterThan(1000);
     expect((await listCompleteBackups(fx.storage, "media")).at(-1)!.id).toBe(manifest.id);
     expect(await listKeys(fx.storage, "_dr-drill/locks/")).toEqual([]);
+  });
+
+  it("a missing bucket fails the media backup at its lock with the storage's own error and hint", async () => {
+    const storage = new S3Storage({ ...fx.target.s3, bucket: "no-such-media-bucket" });
+    let error: unknown;
+    try {
+      await backupMedia(fx.ctx({ storage }));
+    } catch (e) {
+      error = e;
+    } finally {
+      storage.client.destroy();
+    }
+    expect(isDrError(error, "STORAGE_FAILED")).toBe(true);
+    expect((error as DrError).message).toMatch(/^unable to put object 's3:\/\/no-such-media-bucket\/_dr-drill\/locks\/media\/backup-[^']+': bucket 'no-such-media-bucket' does not exist$/);
+    expect((error as DrError).hint).toContain("DR_S3_BUCKET");
   });
 
   it("ignores a lock its holder stopped refreshing (a crashed backup blocks nothing for long)", async () => {

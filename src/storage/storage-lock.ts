@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { DrError, messageOf } from "../errors/index.ts";
+import { DrError, isDrError, messageOf } from "../errors/index.ts";
 import type { Storage } from "./storage.ts";
 
 /**
@@ -103,6 +103,8 @@ export class StorageLock {
     try {
       await lock.#write();
     } catch (error) {
+      // The storage's own errors (bucket missing, access denied) already say what to do.
+      if (isDrError(error)) throw error;
       throw new DrError("STORAGE_FAILED", `unable to take the ${kind} lock on ${scope} at '${storage.location}${key}': ${messageOf(error)}`, { cause: error });
     }
     lock.#timer = setInterval(() => void lock.#refresh(), t.refreshMs);

@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
 import { hashStream } from "../../streams/hash-stream.ts";
@@ -42,7 +43,7 @@ async function lockMediaStore(ctx: BackupContext): Promise<StorageLock> {
           hint: "run the backup again when the prune has finished; a lock whose holder died goes stale by itself after 10 minutes",
         });
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(PRUNE_POLL_MS, waitMs)));
+      await sleep(Math.min(PRUNE_POLL_MS, waitMs), undefined, { signal: ctx.signal });
     }
   } catch (error) {
     await lock.release();
