@@ -78,9 +78,9 @@ describe("age encryption (library header, node:crypto payload)", () => {
       const plain = randomBytes(size);
       const ours = join(dir, `ours-${size}.age`);
       await writeFile(ours, await buffer(await encryptStream(Readable.from([plain]), [recipient])));
-      const fromCli = await execa("age", ["-d", "-i", join(dir, "key.txt"), ours], { encoding: "buffer" });
+      const fromCli = await execa("age", ["-d", "-i", join(dir, "key.txt"), ours], { encoding: "buffer", stripFinalNewline: false });
       expect(Buffer.from(fromCli.stdout).equals(plain), `age -d of ${size} bytes`).toBe(true);
-      const theirs = await execa("age", ["-e", "-r", recipient], { input: plain, encoding: "buffer" });
+      const theirs = await execa("age", ["-e", "-r", recipient], { input: plain, encoding: "buffer", stripFinalNewline: false });
       const opened = await buffer(await decryptStream(Readable.from([Buffer.from(theirs.stdout)]), [identity], "cli"));
       expect(opened.equals(plain), `ours of age -e, ${size} bytes`).toBe(true);
     }
