@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -94,10 +94,14 @@ describe("buildConfig", () => {
 describe("loadConfig", () => {
   it("reads dr.config.ts from the working folder", async () => {
     const dir = await mkdtemp(join(tmpdir(), "dr-config-"));
-    await writeFile(join(dir, "dr.config.ts"), "export default { objectives: { rpo: '2h' }, smoke: { commands: [{ name: 'check', command: ['true'] }] } };\n");
-    const config = await loadConfig({}, dir);
-    expect(config.objectives.rpoMs).toBe(7_200_000);
-    expect(config.smoke.commands).toEqual([{ name: "check", command: ["true"], timeoutMs: 300_000 }]);
+    try {
+      await writeFile(join(dir, "dr.config.ts"), "export default { objectives: { rpo: '2h' }, smoke: { commands: [{ name: 'check', command: ['true'] }] } };\n");
+      const config = await loadConfig({}, dir);
+      expect(config.objectives.rpoMs).toBe(7_200_000);
+      expect(config.smoke.commands).toEqual([{ name: "check", command: ["true"], timeoutMs: 300_000 }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("fails clearly when DR_CONFIG points nowhere", async () => {
