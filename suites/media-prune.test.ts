@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyRetention, backupMedia, planComponentRetention, verifyBackup } from "../src/components/index.ts";
 import { isDrError, type DrError } from "../src/errors/index.ts";
-import { listCompleteBackups, mediaObjectKey } from "../src/manifest/index.ts";
+import { listCompleteBackups, mediaObjectKey, mediaRefsKey } from "../src/manifest/index.ts";
 import { S3Storage } from "../src/storage/index.ts";
 import { StorageLock } from "../src/storage/storage-lock.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
@@ -42,8 +42,11 @@ describe("media prune", () => {
     const before = await listKeys(fx.storage, "media/objects/");
     expect(before).toContain(only);
 
+    const preview = await planComponentRetention(fx.storage, "media", { ...fx.config.schedule.media, retentionMs: 0 }, new Date(), { previewOrphans: true });
+    expect(preview.orphanObjects).toEqual([only]);
     const outcome = await pruneAllButNewest();
     expect(outcome.orphanNote).toBeUndefined();
+    expect(outcome.orphansDeleted).toBe(1);
     expect(await listKeys(fx.storage, "media/objects/")).toEqual(before.filter((key) => key !== only));
     expect((await listCompleteBackups(fx.storage, "media")).map((m) => m.id)).toEqual([second.id]);
     expect((await verifyBackup({ storage: fx.storage, manifest: second, identities: [fx.identity] })).ok).toBe(true);
@@ -114,6 +117,22 @@ describe("media prune", () => {
     expect(performance.now() - started).toBeGreaterThan(1000);
     expect((await listCompleteBackups(fx.storage, "media")).at(-1)!.id).toBe(manifest.id);
     expect(await listKeys(fx.storage, "_dr-drill/locks/")).toEqual([]);
+  });
+
+  it("keeps every content object when a kept snapshot has lost its refs list", async () => {
+    const newest = (await listCompleteBackups(fx.storage, "media")).at(-1)!;
+    const refs = mediaRefsKey(newest.id);
+    const saved = Buffer.concat(await (await fx.storage.get(refs)).toArray());
+    await fx.storage.delete(refs);
+    const before = await listKeys(fx.storage, "media/objects/");
+    try {
+      const outcome = await pruneAllButNewest();
+      expect(outcome.orphanNote).toBe(`snapshot ${newest.id} has no refs list; unreferenced media objects kept`);
+      expect(outcome.orphansDeleted).toBe(0);
+      expect(await listKeys(fx.storage, "media/objects/")).toEqual(before);
+    } finally {
+      await fx.storage.put(refs, saved);
+    }
   });
 
   it("a missing bucket fails the media backup at its lock with the storage's own error and hint", async () => {

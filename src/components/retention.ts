@@ -1,5 +1,6 @@
 import { text } from "node:stream/consumers";
 import type { ComponentName, SchedulePolicy } from "../config/index.ts";
+import { isDrError } from "../errors/index.ts";
 import { type BackupEntry, listBackups, mediaRefsKey } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type LockTiming, StorageLock, describeLock } from "../storage/storage-lock.ts";
@@ -22,7 +23,10 @@ export interface RetentionPlan {
   /** Complete backups kept, oldest first. */
   kept: string[];
   deletions: RetentionDeletion[];
-  /** Media content objects no kept snapshot refers to. */
+  /**
+   * Media content objects no kept snapshot refers to, when the plan was asked to preview
+   * them (a dry run): applying a plan recomputes them under the media lock.
+   */
   orphanObjects: string[];
   /** Why orphan objects were not computed, when they were not. */
   orphanNote?: string;
@@ -56,19 +60,31 @@ export function planRetention(component: ComponentName, entries: readonly Backup
 async function findOrphanObjects(storage: Storage, kept: readonly string[]): Promise<{ orphans: string[]; note?: string }> {
   const referenced = new Set<string>();
   for (const id of kept) {
-    const info = await storage.stat(mediaRefsKey(id));
-    if (!info) return { orphans: [], note: `snapshot ${id} has no refs list; unreferenced media objects kept` };
-    for (const key of (await text(await storage.get(mediaRefsKey(id)))).split("\n")) if (key) referenced.add(key);
+    const refs = await storage.get(mediaRefsKey(id)).catch((error: unknown) => {
+      if (isDrError(error, "STORAGE_NOT_FOUND")) return undefined;
+      throw error;
+    });
+    if (!refs) return { orphans: [], note: `snapshot ${id} has no refs list; unreferenced media objects kept` };
+    for (const key of (await text(refs)).split("\n")) if (key) referenced.add(key);
   }
   const orphans: string[] = [];
   for await (const object of storage.list("media/objects/")) if (!referenced.has(object.key)) orphans.push(object.key);
   return { orphans };
 }
 
-/** Plan retention for a component from what is in storage. */
-export async function planComponentRetention(storage: Storage, component: ComponentName, policy: SchedulePolicy, now = new Date()): Promise<RetentionPlan> {
+/**
+ * Plan retention for a component from what is in storage. `previewOrphans` also lists the
+ * media content objects that would go (for a dry run; applying recomputes them anyway).
+ */
+export async function planComponentRetention(
+  storage: Storage,
+  component: ComponentName,
+  policy: SchedulePolicy,
+  now = new Date(),
+  options: { previewOrphans?: boolean } = {},
+): Promise<RetentionPlan> {
   const plan = planRetention(component, await listBackups(storage, component), policy, now);
-  if (component === "media" && plan.kept.length > 0) {
+  if (options.previewOrphans && component === "media" && plan.kept.length > 0) {
     const { orphans, note } = await findOrphanObjects(storage, plan.kept);
     plan.orphanObjects = orphans;
     if (note) plan.orphanNote = note;
@@ -80,6 +96,8 @@ export async function planComponentRetention(storage: Storage, component: Compon
 export interface RetentionOutcome {
   deletedObjects: number;
   deletedBytes: number;
+  /** Media only: unreferenced content objects deleted (counted in deletedObjects too). */
+  orphansDeleted: number;
   /** Media only: why unreferenced content objects were kept this time. */
   orphanNote?: string;
 }
@@ -126,7 +144,7 @@ export async function applyRetention(storage: Storage, plan: RetentionPlan, lock
     deletedObjects += deletion.keys.length;
     deletedBytes += deletion.bytes;
   }
-  if (plan.component !== "media") return { deletedObjects, deletedBytes };
+  if (plan.component !== "media") return { deletedObjects, deletedBytes, orphansDeleted: 0 };
   const orphans = await deleteOrphanObjects(storage, lockTiming);
-  return { deletedObjects: deletedObjects + orphans.deleted, deletedBytes, ...(orphans.note ? { orphanNote: orphans.note } : {}) };
+  return { deletedObjects: deletedObjects + orphans.deleted, deletedBytes, orphansDeleted: orphans.deleted, ...(orphans.note ? { orphanNote: orphans.note } : {}) };
 }

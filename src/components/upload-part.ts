@@ -1,10 +1,9 @@
 import { pipeline } from "node:stream";
 import type { Readable } from "node:stream";
-import { createHash } from "node:crypto";
 import { encryptBuffer, encryptStream } from "../crypto/age.ts";
 import type { StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
-import { HashingStream } from "../streams/hash-stream.ts";
+import { HashingStream, sha256Hex } from "../streams/hash-stream.ts";
 
 export interface UploadPartOptions {
   storage: Storage;
@@ -50,11 +49,6 @@ export async function uploadPart(options: UploadPartOptions): Promise<StoredPart
   };
 }
 
-/** Hex SHA-256 of a buffer. */
-function sha256Of(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
 /**
  * Store a small object held in memory (a media file already read to hash it): encrypted as
  * one buffer and sent as one sized PutObject, so the file is read once, not twice. Each
@@ -65,10 +59,10 @@ function sha256Of(data: Uint8Array): string {
 export async function uploadBuffer(
   options: Omit<UploadPartOptions, "source" | "onProgress"> & { data: Uint8Array; plainSha256?: string },
 ): Promise<StoredPart> {
-  const plainSha256 = options.plainSha256 ?? sha256Of(options.data);
+  const plainSha256 = options.plainSha256 ?? sha256Hex(options.data);
   const encrypted = options.recipients.length > 0;
   const body = encrypted ? await encryptBuffer(options.data, options.recipients) : options.data;
-  const sha256 = encrypted ? sha256Of(body) : plainSha256;
+  const sha256 = encrypted ? sha256Hex(body) : plainSha256;
   const { size } = await options.storage.put(options.key, body, {
     metadata: options.metadata,
     contentType: options.contentType,

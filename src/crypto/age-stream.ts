@@ -7,8 +7,8 @@ import type { TransformCallback } from "node:stream";
  * The payload half of the age v1 format (https://age-encryption.org/v1, "Payload"): the
  * STREAM construction over ChaCha20-Poly1305 in 64 KiB chunks, done with node:crypto
  * (OpenSSL) instead of the pure-JS cipher inside `age-encryption`, which is ~5x slower and
- * was the backup pipeline's bottleneck. The header (recipient stanzas, HMAC) stays with
- * `age-encryption`: see age.ts. Tested against the stock `age` CLI and `age-encryption`.
+ * was the backup pipeline's bottleneck. The header is age-header.ts's or the library's:
+ * see age.ts. Tested against the stock `age` CLI and `age-encryption`.
  */
 
 const CHUNK = 64 * 1024;

@@ -10,9 +10,10 @@ import { type FileStart, startFileWith } from "./age-header.ts";
 import { X25519Recipient, recipientFor } from "./x25519-recipient.ts";
 
 /**
- * age encryption (the format the stock `age` CLI reads) of streams: the reference TypeScript
- * implementation handles keys and headers, node:crypto the bulk payload. Files we write
- * decrypt with `age -d -i KEY`; files `age -e` writes decrypt here.
+ * age encryption (the format the stock `age` CLI reads) of streams and buffers. node:crypto
+ * does X25519, the header and the payload; `age-encryption` reads every header and writes
+ * those of other recipient types. Files we write decrypt with `age -d -i KEY`; files
+ * `age -e` writes decrypt here.
  */
 
 /** First 16 hex of SHA-256 of a recipient: identifies the key in manifests without being it. */

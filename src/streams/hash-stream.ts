@@ -32,6 +32,11 @@ export class HashingStream extends Transform {
   }
 }
 
+/** Hex SHA-256 of bytes held in memory. */
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
 /** SHA-256 and size of a whole stream, reading it once without keeping it. */
 export async function hashStream(stream: NodeJS.ReadableStream): Promise<{ sha256: string; size: number }> {
   const hash = createHash("sha256");

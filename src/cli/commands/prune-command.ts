@@ -10,12 +10,13 @@ export async function pruneCommand(which: string | undefined, options: { target?
   await session.storage.check();
   for (const component of parseComponents(which)) {
     const policy = session.config.schedule[component];
-    const plan = await planComponentRetention(session.storage, component, policy);
+    // Only a dry run lists unreferenced media objects up front: applying finds them under the media lock.
+    const plan = await planComponentRetention(session.storage, component, policy, new Date(), { previewOrphans: options.dryRun });
     say(`${component}: retention ${formatDuration(policy.retentionMs)}, keep ${plan.kept.length}, delete ${plan.deletions.length}${plan.orphanObjects.length ? ` (+${plan.orphanObjects.length} unreferenced media objects)` : ""}${plan.orphanNote ? ` — ${plan.orphanNote}` : ""}`);
     for (const d of plan.deletions) say(`  ${options.dryRun ? "would delete" : "delete"} ${d.id} (${formatBytes(d.bytes)}): ${d.reason}`);
     if (!options.dryRun) {
-      const { deletedObjects, deletedBytes, orphanNote } = await applyRetention(session.storage, plan);
-      say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}`);
+      const { deletedObjects, deletedBytes, orphansDeleted, orphanNote } = await applyRetention(session.storage, plan);
+      say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}${orphansDeleted ? ` (${orphansDeleted} of them unreferenced media objects)` : ""}`);
       if (orphanNote) say(`  ${orphanNote}`);
     }
   }

@@ -1,13 +1,12 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DrError, messageOf } from "../../errors/index.ts";
-import { type BackupManifest, backupFolder, makeBackupId, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
-import { hashStream } from "../../streams/hash-stream.ts";
-import { StorageLock, describeLock } from "../../storage/storage-lock.ts";
+import { type BackupManifest, type StoredPart, backupFolder, makeBackupId, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
+import { hashStream, sha256Hex } from "../../streams/hash-stream.ts";
+import { DEFAULT_LOCK_TIMING, StorageLock, describeLock } from "../../storage/storage-lock.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
 import { uploadBuffer, uploadPart } from "../upload-part.ts";
@@ -40,7 +39,7 @@ async function lockMediaStore(ctx: BackupContext): Promise<StorageLock> {
       if (prunes.length === 0) return lock;
       if (performance.now() - started >= waitMs) {
         throw new DrError("BACKUP_FAILED", `unable to back up media folder '${ctx.mediaDir}': a prune of the media store is still running after ${Math.round(waitMs / 1000)} s: ${prunes.map((p) => describeLock(p)).join(", ")}`, {
-          hint: "run the backup again when the prune has finished; a lock whose holder died goes stale by itself after 10 minutes",
+          hint: `run the backup again when the prune has finished; a lock whose holder died goes stale by itself after ${Math.round((timing.staleMs ?? DEFAULT_LOCK_TIMING.staleMs) / 60_000)} minutes`,
         });
       }
       await sleep(Math.min(PRUNE_POLL_MS, waitMs), undefined, { signal: ctx.signal });
@@ -108,6 +107,13 @@ async function backupMediaLocked(ctx: BackupContext, options: MediaBackupOptions
   let uploadedFiles = 0;
   let uploadedBytes = 0;
   let uploadedStoredBytes = 0;
+  const keyOf = (sha256: string) => `${mediaObjectKey(sha256)}${suffix}`;
+  const counted = (part: StoredPart) => {
+    uploadedFiles += 1;
+    uploadedBytes += part.plainSize;
+    uploadedStoredBytes += part.size;
+    ctx.onProgress?.("upload", uploadedStoredBytes);
+  };
 
   try {
     const entries = await mapConcurrent(walk.files, CONCURRENCY, async (file): Promise<SnapshotFile | undefined> => {
@@ -115,36 +121,26 @@ async function backupMediaLocked(ctx: BackupContext, options: MediaBackupOptions
         await options.beforeRead?.(file.path);
         const cached = cache.get(file.path);
         const known = cached && cached.size === file.size && cached.mtimeMs === file.mtimeMs && cached.ino === file.ino ? cached.sha256 : undefined;
+        const path = join(ctx.mediaDir, file.path);
         let sha256: string;
         let size = file.size;
-        if (known && stored.has(`${mediaObjectKey(known)}${suffix}`)) {
+        if (known && stored.has(keyOf(known))) {
           sha256 = known;
         } else if (file.size <= SMALL_FILE_BYTES) {
           // One read: hash and upload the same bytes, so they cannot differ.
-          const data = await readFile(join(ctx.mediaDir, file.path));
+          const data = await readFile(path);
           size = data.byteLength;
-          sha256 = createHash("sha256").update(data).digest("hex");
-          const key = `${mediaObjectKey(sha256)}${suffix}`;
-          if (!stored.has(key)) {
-            stored.add(key);
-            const part = await uploadBuffer({ storage: ctx.storage, key, data, plainSha256: sha256, recipients: ctx.recipients, signal: ctx.signal });
-            uploadedFiles += 1;
-            uploadedBytes += part.plainSize;
-            uploadedStoredBytes += part.size;
-            ctx.onProgress?.("upload", uploadedStoredBytes);
+          sha256 = sha256Hex(data);
+          if (!stored.has(keyOf(sha256))) {
+            stored.add(keyOf(sha256));
+            counted(await uploadBuffer({ storage: ctx.storage, key: keyOf(sha256), data, plainSha256: sha256, recipients: ctx.recipients, signal: ctx.signal }));
           }
         } else {
-          sha256 = known ?? (await hashStream(createReadStream(join(ctx.mediaDir, file.path)))).sha256;
-          const key = `${mediaObjectKey(sha256)}${suffix}`;
+          sha256 = known ?? (await hashStream(createReadStream(path))).sha256;
+          const key = keyOf(sha256);
           if (!stored.has(key)) {
             stored.add(key);
-            const part = await uploadPart({
-              storage: ctx.storage,
-              key,
-              source: createReadStream(join(ctx.mediaDir, file.path)),
-              recipients: ctx.recipients,
-              signal: ctx.signal,
-            });
+            const part = await uploadPart({ storage: ctx.storage, key, source: createReadStream(path), recipients: ctx.recipients, signal: ctx.signal });
             if (part.plainSha256 !== sha256) {
               // Changed between hashing and upload: the object would not match its name.
               await ctx.storage.delete(key);
@@ -152,15 +148,11 @@ async function backupMediaLocked(ctx: BackupContext, options: MediaBackupOptions
               vanished.push(file.path);
               return undefined;
             }
-            uploadedFiles += 1;
-            uploadedBytes += part.plainSize;
-            uploadedStoredBytes += part.size;
-            ctx.onProgress?.("upload", uploadedStoredBytes);
+            counted(part);
           }
         }
-        const key = `${mediaObjectKey(sha256)}${suffix}`;
         cache.set(file.path, { size, mtimeMs: file.mtimeMs, ino: file.ino, sha256 });
-        return { path: file.path, size, sha256, mtimeMs: file.mtimeMs, key };
+        return { path: file.path, size, sha256, mtimeMs: file.mtimeMs, key: keyOf(sha256) };
       } catch (error) {
         if (isVanished(error)) {
           vanished.push(file.path);

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { sha256Hex } from "../../streams/hash-stream.ts";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -80,12 +81,12 @@ async function attackProbe(target: ImmutabilityTarget, mode: ObjectLockRetention
   }));
   const versionId = put.VersionId;
   if (!versionId) return [{ attempt: "write a locked probe", outcome: "allowed", detail: "the endpoint returned no VersionId for an object in an Object Lock bucket" }];
-  const sha = sha256(body);
+  const sha = sha256Hex(body);
   const intact = async (): Promise<string | undefined> => {
     try {
       const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
       const read = Buffer.from(await answer.Body!.transformToByteArray());
-      return sha256(read) === sha ? undefined : `version ${versionId} now reads ${read.length} bytes with another SHA-256`;
+      return sha256Hex(read) === sha ? undefined : `version ${versionId} now reads ${read.length} bytes with another SHA-256`;
     } catch (error) {
       return `version ${versionId} is gone: ${describeSdkError(error)}`;
     }
@@ -130,8 +131,4 @@ async function removeExpiredProbes(target: ImmutabilityTarget, now: Date): Promi
 
 function plural(n: number, unit: string): string {
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
