@@ -23,6 +23,8 @@ export type DrErrorCode =
   | "RESTORE_REFUSED"
   | "RESTORE_FAILED"
   | "SMOKE_CHECK_FAILED"
+  | "WAL_CONFLICT"
+  | "WAL_MISSING"
   | "TARGET_BREACHED";
 
 export interface DrErrorOptions {

@@ -36,6 +36,30 @@ export interface PostgresBackupFacts {
   newestHeartbeat: string | undefined;
 }
 
+/** Facts of a physical base backup (pg_basebackup): what its restore needs from the WAL archive. */
+export interface PhysicalBackupFacts {
+  /** Server version, e.g. `15.18`. */
+  serverVersion: string;
+  /** pg_basebackup version that took it. */
+  toolVersion: string;
+  /** WAL position where the backup started (its checkpoint's redo point). */
+  startLsn: string;
+  /** WAL position where it ended: recovery must replay at least to here to be consistent. */
+  stopLsn: string;
+  /** Timeline the backup was taken on. */
+  timeline: number;
+  /** First WAL segment a restore needs, e.g. `000000010000000000000004`. */
+  startWalFile: string;
+  /** Last WAL segment the backup itself needs (the one holding stopLsn). */
+  stopWalFile: string;
+  /** WAL segment size of the cluster, bytes (16 MiB unless initdb --wal-segsize). */
+  walSegmentBytes: number;
+  /** Plain bytes of the tar stream. */
+  bytes: number;
+  /** When the backup's data became consistent (the stop point, as the server clock saw it), ISO. */
+  consistentAt: string;
+}
+
 /** Redis facts captured at backup time. */
 export interface RedisBackupFacts {
   /** Server version. */
@@ -99,6 +123,8 @@ export interface BackupManifest {
   /** Tool versions that made it. */
   tools: Record<string, string>;
   postgres?: PostgresBackupFacts;
+  /** Set for a physical base backup (`pg_basebackup tar`): restored with WAL, not pg_restore. */
+  physical?: PhysicalBackupFacts;
   redis?: RedisBackupFacts;
   media?: MediaBackupFacts;
 }
