@@ -7,33 +7,68 @@ export function describePostgres(endpoint: PostgresEndpoint, database = endpoint
   return `postgres://${encodeURIComponent(endpoint.user)}@${endpoint.host}:${endpoint.port}/${encodeURIComponent(database)}`;
 }
 
-/** libpq environment for tools (pg_dump, pg_restore, smoke commands): the password only here. */
+/** libpq variables of ours that tools may see: TLS and password-file settings, never a password. */
+const LIBPQ_PASSTHROUGH = ["PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL", "PGPASSFILE", "PGSERVICEFILE", "PGTZ"];
+
+/**
+ * libpq environment for tools (pg_dump, pg_restore, smoke commands): the password only here.
+ * Children get nothing else of ours (run-command's allow-list), so the TLS settings a user
+ * exported for libpq are passed on explicitly.
+ */
 export function postgresEnv(endpoint: PostgresEndpoint, database = endpoint.database): Record<string, string> {
-  const env: Record<string, string> = {
+  const env: Record<string, string> = {};
+  for (const name of LIBPQ_PASSTHROUGH) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, {
     PGHOST: endpoint.host,
     PGPORT: String(endpoint.port),
     PGUSER: endpoint.user,
     PGDATABASE: database,
     PGCONNECT_TIMEOUT: "10",
     PGAPPNAME: "dr-drill",
-  };
+  });
   if (endpoint.password !== undefined) env.PGPASSWORD = endpoint.password;
   return env;
 }
 
-/** Parse a postgres:// URL into an endpoint (the password stays in the object, not in messages). */
-export function parsePostgresUrl(url: string): PostgresEndpoint {
-  const parsed = new URL(url);
+/**
+ * Parse a postgres:// URL into an endpoint (the password stays in the object, not in
+ * messages). A URL that does not parse, or whose user, password or database has a broken
+ * %-escape, is a DrError naming `source` (the variable it came from) and never quoting the
+ * URL, which may hold the password.
+ */
+export function parsePostgresUrl(url: string, source = "the PostgreSQL URL"): PostgresEndpoint {
+  const invalid = (reason: string, cause?: unknown) =>
+    new DrError("CONFIG_INVALID", `unable to parse PostgreSQL URL '${source}': ${reason}`, {
+      cause,
+      hint: `set ${source} to postgres://USER[:PASSWORD]@HOST:PORT/DATABASE; percent-encode special characters in the user and password (% is %25, @ is %40, : is %3A, / is %2F)`,
+    });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw invalid("it is not a valid URL", error);
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") throw invalid(`the scheme is '${parsed.protocol.replace(/:$/, "")}', expected postgres`);
+  const decode = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch (error) {
+      throw invalid(`the ${what} has a malformed %-escape`, error);
+    }
+  };
   return {
-    host: decodeURIComponent(parsed.hostname) || "127.0.0.1",
+    host: decode(parsed.hostname, "host") || "127.0.0.1",
     port: parsed.port ? Number(parsed.port) : 5432,
-    user: decodeURIComponent(parsed.username) || "postgres",
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, "")) || "postgres",
+    user: decode(parsed.username, "user name") || "postgres",
+    password: parsed.password ? decode(parsed.password, "password") : undefined,
+    database: decode(parsed.pathname.replace(/^\//, ""), "database name") || "postgres",
   };
 }
 
-/** Open a connection, or fail with a message naming the server (never the password). */
+/** Open a connection (dying quietly: see below), or fail with a message naming the server (never the password). */
 export async function connectPostgres(endpoint: PostgresEndpoint, database = endpoint.database, source?: string): Promise<pg.Client> {
   const client = new pg.Client({
     host: endpoint.host,
@@ -44,6 +79,10 @@ export async function connectPostgres(endpoint: PostgresEndpoint, database = end
     connectionTimeoutMillis: 10_000,
     application_name: "dr-drill",
   });
+  // A connection that dies while idle (the server stopped, Ctrl-C reached it first) emits
+  // 'error' on the client; without a listener node turns that into a crash. The next query
+  // on the client rejects with the error, which is where callers handle it.
+  client.on("error", () => undefined);
   try {
     await client.connect();
   } catch (error) {

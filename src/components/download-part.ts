@@ -1,4 +1,5 @@
-import { createWriteStream } from "node:fs";
+import { open, rm, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
 import { decryptStream } from "../crypto/age.ts";
@@ -6,6 +7,7 @@ import { DrError, messageOf } from "../errors/index.ts";
 import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
+import { localWriteCode, localWriteError } from "./local-disk.ts";
 
 export interface DownloadOptions {
   storage: Storage;
@@ -85,6 +87,10 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
   const stored = new HashingStream(options.onProgress);
   const plain = new HashingStream();
   let body: Readable | undefined;
+  let sinkError: unknown;
+  sink.once("error", (error) => {
+    sinkError ??= error;
+  });
   try {
     body = await options.storage.get(options.part.key, { signal: options.signal });
     const storedSide = body.pipe(stored);
@@ -97,6 +103,8 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
     body?.destroy();
     stored.destroy();
     sink.destroy();
+    // The local side failed (disk full, quota): not the backup's fault, so no second download.
+    if (localWriteCode(sinkError ?? error)) throw sinkError ?? error;
     const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
     if (corrupt) throw corrupt;
     if (error instanceof DrError) throw error;
@@ -110,7 +118,36 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
   return { storedBytes: stored.bytes, plainBytes: plain.bytes };
 }
 
-/** Download and decrypt a part into a file (restores that need a seekable file). */
+/** Create `path` for writing, never over an existing file; a failure says which file and why. */
+async function createNewFile(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, "wx", 0o600);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "EEXIST") {
+      throw new DrError("RESTORE_REFUSED", `unable to write file '${path}': it already exists`, {
+        hint: "move it away or restore somewhere else; dr-drill never overwrites files",
+        exitCode: 2,
+      });
+    }
+    if (localWriteCode(error)) throw await localWriteError(error, path, dirname(path), undefined);
+    throw new DrError("RESTORE_FAILED", `unable to write file '${path}': ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Download and decrypt a part into a new file (restores that need a seekable file). The
+ * file must not exist (never overwritten); on failure it is removed, so nothing partial is
+ * left, and a full local disk is reported as such, naming the folder and the sizes.
+ */
 export async function downloadPartToFile(options: DownloadOptions, path: string): Promise<DownloadResult> {
-  return await downloadPart(options, createWriteStream(path, { mode: 0o600 }));
+  const handle = await createNewFile(path);
+  try {
+    return await downloadPart(options, handle.createWriteStream());
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(path, { force: true });
+    if (localWriteCode(error)) throw await localWriteError(error, path, dirname(path), options.part.plainSize);
+    throw error;
+  }
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { Transform } from "node:stream";
 import type { Readable, TransformCallback } from "node:stream";
 import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
@@ -142,10 +142,23 @@ export async function decryptStream(source: Readable, identities: readonly strin
   return source.pipe(output);
 }
 
-/** The identities (AGE-SECRET-KEY-1...) in an age identity file, as age-keygen writes it. */
-export async function readIdentityFile(path: string): Promise<string[]> {
+/** Print a warning to stderr (the default for readIdentityFile's onWarning). */
+function warnOnStderr(line: string): void {
+  process.stderr.write(`dr-drill: warning: ${line}\n`);
+}
+
+/**
+ * The identities (AGE-SECRET-KEY-1...) in an age identity file, as age-keygen writes it.
+ * A file open to other users (any group or world bit) still works, with a warning: the key
+ * decrypts every backup, and age-keygen itself makes it 0600.
+ */
+export async function readIdentityFile(path: string, onWarning: (line: string) => void = warnOnStderr): Promise<string[]> {
   let text: string;
   try {
+    const mode = (await stat(path)).mode & 0o777;
+    if (process.platform !== "win32" && (mode & 0o077) !== 0) {
+      onWarning(`age identity file '${path}' is open to other users (mode 0${mode.toString(8)}); whoever can read it can decrypt every backup: run 'chmod 600 ${path}'`);
+    }
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new DrError("CONFIG_INVALID", `unable to read age identity file '${path}': ${messageOf(error)}`, {

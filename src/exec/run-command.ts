@@ -4,7 +4,10 @@ import { findBinary } from "./binaries.ts";
 import { isRoot, type OsUser } from "./os-user.ts";
 
 export interface RunOptions {
-  /** Extra environment; secrets (PGPASSWORD, REDISCLI_AUTH) go here, never in args. */
+  /**
+   * The child's own variables on top of the allow-listed basics (childBaseEnv): secrets
+   * (PGPASSWORD, REDISCLI_AUTH) go here, never in args. Nothing else of ours is inherited.
+   */
   env?: Record<string, string | undefined>;
   /** Working directory. */
   cwd?: string;
@@ -22,6 +25,12 @@ export interface RunOptions {
   logFile?: string;
   /** The caller reads stdout as a stream (do not buffer it). */
   streamStdout?: boolean;
+  /**
+   * Run in its own process group (servers): a Ctrl-C at the terminal then reaches only
+   * dr-drill, which stops the server after what still needs it (dropping a half-restored
+   * database) instead of the server dying first.
+   */
+  detached?: boolean;
 }
 
 export interface RunResult {
@@ -50,6 +59,23 @@ function resolveFile(name: string): string {
   return name.includes("/") ? name : findBinary(name);
 }
 
+/** Variables every child may see: where programs are, home, locale, time zone, temp folder. */
+const INHERITED = new Set(["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "DR_TMPDIR", "TERM"]);
+
+/**
+ * The environment a child starts from: only the allow-listed basics of ours (plus LC_*).
+ * Our own environment holds other components' secrets (DR_REDIS_URL's password,
+ * AWS_SECRET_ACCESS_KEY, DR_DATABASE_URL): pg_dump must not get Redis's password, and a
+ * server run as another OS user must not expose them in /proc/PID/environ.
+ */
+export function childBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (INHERITED.has(name) || name.startsWith("LC_"))) base[name] = value;
+  }
+  return base;
+}
+
 /** uid/gid/HOME for running as another user; signals reach the process directly (no runuser in between). */
 function userOptions(user: OsUser | undefined): { uid?: number; gid?: number; env?: Record<string, string> } {
   if (!user || !isRoot()) return {};
@@ -59,11 +85,17 @@ function userOptions(user: OsUser | undefined): { uid?: number; gid?: number; en
 /** The execa options every command gets: user, env (secrets only there), cwd, timeout, cancel, input; failures returned, not thrown. */
 function commonOptions(options: RunOptions) {
   const user = userOptions(options.asUser);
+  const env: Record<string, string> = { ...childBaseEnv(), ...user.env };
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   return {
     uid: user.uid,
     gid: user.gid,
-    env: { ...user.env, ...options.env },
-    extendEnv: true,
+    env,
+    extendEnv: false,
+    detached: options.detached ?? false,
     cwd: options.cwd,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     cancelSignal: options.signal,

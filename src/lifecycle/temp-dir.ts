@@ -1,15 +1,36 @@
-import { chownSync } from "node:fs";
+import { chownSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { OsUser } from "../exec/index.ts";
+import { registerCleanup } from "./cleanup-registry.ts";
 
 /** The prefix of every temporary folder dr-drill makes (tests look for leftovers by it). */
 export const TEMP_PREFIX = "dr-drill-";
 
-/** Make a fresh temporary folder, owned by `owner` when given (for servers run as another user). */
+/** Unregister functions of the folders made here and not removed yet. */
+const owned = new Map<string, () => void>();
+
+/** The folder temporary folders go in: DR_TMPDIR, else TMPDIR (os.tmpdir()). */
+export function tempRoot(): string {
+  return process.env.DR_TMPDIR ?? tmpdir();
+}
+
+/**
+ * Make a fresh temporary folder, owned by `owner` when given (for servers run as another
+ * user). The folder is registered for removal the moment it exists, so a signal or a crash
+ * at any later point never leaves it (and the plaintext dumps or keys in it) behind.
+ */
 export async function makeTempDir(label: string, owner?: OsUser): Promise<string> {
-  const dir = await mkdtemp(join(process.env.DR_TMPDIR ?? tmpdir(), `${TEMP_PREFIX}${label}-`));
+  const dir = await mkdtemp(join(tempRoot(), `${TEMP_PREFIX}${label}-`));
+  // No await between mkdtemp and this line: no signal handler can run in between.
+  owned.set(dir, registerCleanup(
+    async () => {
+      owned.delete(dir);
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
+    () => rmSync(dir, { recursive: true, force: true }),
+  ));
   if (owner && process.getuid?.() === 0) chownSync(dir, owner.uid, owner.gid);
   return dir;
 }
@@ -23,4 +44,6 @@ export async function removeTempDir(dir: string): Promise<void> {
     throw new Error(`refusing to remove '${dir}': not a dr-drill temporary folder`);
   }
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  owned.get(dir)?.();
+  owned.delete(dir);
 }

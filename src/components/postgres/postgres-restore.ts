@@ -1,14 +1,17 @@
 import { join } from "node:path";
+import type pg from "pg";
 import { connectPostgres, describePostgres, postgresEnv } from "../../clients/index.ts";
-import { DrError } from "../../errors/index.ts";
+import { DrError, messageOf } from "../../errors/index.ts";
 import { runCommand } from "../../exec/index.ts";
-import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
+import { makeTempDir, registerCleanup, removeTempDir } from "../../lifecycle/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import type { PostgresEndpoint } from "../../targets/target.ts";
 import { StepRecorder } from "../../drill/step-recorder.ts";
 import { formatBytes } from "../../config/index.ts";
 import { downloadPartToFile, partOf } from "../download-part.ts";
+import { assertFreeSpace } from "../local-disk.ts";
+import { withLeftBehind } from "../restore-folder.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
 
 /** The comment that marks a database as a dr-drill scratch database (safe to replace/drop). */
@@ -23,6 +26,10 @@ function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 export interface RestorePostgresOptions {
   storage: Storage;
   manifest: BackupManifest;
@@ -32,6 +39,12 @@ export interface RestorePostgresOptions {
   /** The source database: never restored into. */
   source: PostgresEndpoint | undefined;
   jobs: number;
+  /**
+   * Replace an existing database of that name (CLI `--replace`). Only ever a dr-drill
+   * scratch database that nobody is connected to and that is unchanged since dr-drill
+   * restored it; anything else is refused even then.
+   */
+  replace?: boolean;
   recorder?: StepRecorder;
   signal?: AbortSignal;
 }
@@ -57,10 +70,150 @@ function sameServer(a: PostgresEndpoint, b: PostgresEndpoint): boolean {
 }
 
 /**
- * Refuse a restore that could touch data: into the source database, or into any existing
- * database dr-drill did not create as a scratch database. Returns whether it exists.
+ * What dr-drill wrote in a scratch database's COMMENT: when it created it, and, once the
+ * restore finished, which backup and the fingerprint of the database at that moment.
+ * `dr-drill scratch database (created 2026-…Z; restoring)` while pg_restore runs, then
+ * `dr-drill scratch database (created 2026-…Z; restored postgres-…; fingerprint 1f0c…)`.
  */
-export async function assertRestorable(into: PostgresEndpoint, source: PostgresEndpoint | undefined): Promise<boolean> {
+interface ScratchMark {
+  createdAt: string;
+  backupId?: string;
+  fingerprint?: string;
+}
+
+function formatMark(mark: ScratchMark): string {
+  return mark.fingerprint
+    ? `${SCRATCH_COMMENT} (created ${mark.createdAt}; restored ${mark.backupId}; fingerprint ${mark.fingerprint})`
+    : `${SCRATCH_COMMENT} (created ${mark.createdAt}; restoring)`;
+}
+
+/** Read a scratch mark back; undefined when the comment is not dr-drill's. Older dr-drill wrote `(<iso>)` alone: a mark without fingerprint. */
+function parseMark(comment: string | null): ScratchMark | undefined {
+  if (!comment?.startsWith(SCRATCH_COMMENT)) return undefined;
+  const done = /\(created (\S+); restored (\S+); fingerprint ([0-9a-f]{32})\)$/.exec(comment);
+  if (done) return { createdAt: done[1]!, backupId: done[2]!, fingerprint: done[3]! };
+  const created = /\((?:created )?([^;)\s]+)/.exec(comment);
+  return { createdAt: created?.[1] ?? "an unknown time" };
+}
+
+/**
+ * A fingerprint of everything a user of the database could have changed: per user
+ * relation (tables, indexes, sequences, views, matviews) its OID, kind, file node (changed
+ * by TRUNCATE, VACUUM FULL, CLUSTER, a rewriting ALTER) and column count, plus its
+ * inserted/updated/deleted tuple counters (pg_stat_all_tables: every committed write bumps
+ * them, and a session flushes them before it disappears from pg_stat_activity), plus the
+ * sum and count of xmin over the catalogs DDL rewrites (any CREATE/ALTER/DROP/COMMENT of a
+ * table, column, function, type, constraint, trigger, view, schema writes a new row version).
+ * What the server does on its own leaves it alone: autovacuum and ANALYZE update pg_class in
+ * place (same xmin) and write only pg_statistic, which is not included. Lost statistics (a
+ * crash, pg_stat_reset) change it too, in the safe direction: "changed", nothing dropped.
+ * Undefined when track_counts is off (writes would go unseen).
+ */
+async function readFingerprint(endpoint: PostgresEndpoint): Promise<string | undefined> {
+  const client = await connectPostgres(endpoint);
+  try {
+    const { rows: [counts] } = await client.query<{ track_counts: string }>("SELECT current_setting('track_counts') AS track_counts");
+    if (counts?.track_counts !== "on") return undefined;
+    const catalogs = ["pg_class", "pg_attribute", "pg_attrdef", "pg_proc", "pg_type", "pg_constraint", "pg_trigger", "pg_rewrite", "pg_namespace", "pg_index", "pg_description"];
+    const catalogSums = catalogs.map((c) => `(SELECT count(*)::text || '/' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.${c})`).join(" || ',' || ");
+    const { rows: [row] } = await client.query<{ fingerprint: string }>(
+      `SELECT md5(
+         coalesce((SELECT string_agg(concat_ws(':', c.oid, c.relkind, c.relfilenode, c.relnatts,
+                                              coalesce(s.n_tup_ins, -1), coalesce(s.n_tup_upd, -1), coalesce(s.n_tup_del, -1)), ',' ORDER BY c.oid)
+                     FROM pg_catalog.pg_class c
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                     LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
+                    WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'), '')
+         || '|' || ${catalogSums}) AS fingerprint`,
+    );
+    return row?.fingerprint;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Client sessions connected to a database other than our own admin connection (autovacuum workers do not count: DROP stops them). */
+async function readSessions(admin: pg.Client, database: string): Promise<{ count: number; who: string }> {
+  const { rows: [row] } = await admin.query<{ count: string; who: string | null }>(
+    `SELECT count(*) AS count,
+            string_agg(DISTINCT coalesce(nullif(usename, ''), '?') || coalesce(' (' || nullif(application_name, '') || ')', ''), ', ') AS who
+       FROM pg_catalog.pg_stat_activity
+      WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+    [database],
+  );
+  return { count: Number(row?.count ?? 0), who: row?.who ?? "" };
+}
+
+/** Wait up to `ms` for sessions to leave (our own just-closed connections take a moment to go); the last count. */
+async function waitForNoSessions(admin: pg.Client, database: string, ms: number): Promise<{ count: number; who: string }> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const sessions = await readSessions(admin, database);
+    if (sessions.count === 0 || performance.now() > deadline) return sessions;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The comment of a database, or undefined when there is no such database. */
+async function readComment(admin: pg.Client, database: string): Promise<{ comment: string | null } | undefined> {
+  const { rows } = await admin.query<{ comment: string | null }>(
+    "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_catalog.pg_database WHERE datname = $1",
+    [database],
+  );
+  return rows[0];
+}
+
+/**
+ * Prove an existing scratch database may be dropped: it carries dr-drill's mark with a
+ * fingerprint, nobody is connected, and its fingerprint is the one recorded after the
+ * restore. Anything else is a refusal naming the reason: it may have been promoted.
+ */
+async function assertDroppable(admin: pg.Client, into: PostgresEndpoint, mark: ScratchMark, verb: string): Promise<void> {
+  const name = describePostgres(into);
+  const refuse = (reason: string, hint: string) => new DrError("RESTORE_REFUSED", `unable to ${verb} database '${name}': ${reason}`, { hint, exitCode: 2 });
+  const dropByHand = `if you are sure it holds nothing anyone needs, drop it yourself (DROP DATABASE ${quoteIdent(into.database)}), or choose another name`;
+  if (!mark.fingerprint) {
+    throw refuse(`it is a dr-drill scratch database created ${mark.createdAt}, but its restore never finished (or an older dr-drill made it), so nothing tells whether it changed since`, dropByHand);
+  }
+  const sessions = await waitForNoSessions(admin, into.database, 3_000);
+  if (sessions.count > 0) {
+    throw refuse(`it is in use (${sessions.count} session${sessions.count === 1 ? "" : "s"}: ${sessions.who})`, "someone may be using it as a live database: disconnect them first, or choose another name");
+  }
+  const now = await readFingerprint(into);
+  if (now !== mark.fingerprint) {
+    throw refuse(
+      now === undefined
+        ? "track_counts is off on that server, so dr-drill cannot tell whether it changed since it was restored"
+        : `it changed since dr-drill restored backup ${mark.backupId} into it (rows written or its schema altered, or its statistics were reset)`,
+      `it may have been promoted to a live database: ${dropByHand}`,
+    );
+  }
+  // Our fingerprint connection is gone from pg_stat_activity before the DROP looks.
+  await waitForNoSessions(admin, into.database, 3_000);
+}
+
+/** DROP DATABASE without FORCE: someone who connected since the checks makes it fail, and that is a refusal. */
+async function dropChecked(admin: pg.Client, into: PostgresEndpoint, verb: string): Promise<void> {
+  try {
+    await admin.query(`DROP DATABASE ${quoteIdent(into.database)}`);
+  } catch (error) {
+    if ((error as { code?: string }).code === "55006") {
+      throw new DrError("RESTORE_REFUSED", `unable to ${verb} database '${describePostgres(into)}': someone connected to it meanwhile`, {
+        cause: error,
+        hint: "someone may be using it as a live database: disconnect them first, or choose another name",
+        exitCode: 2,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Refuse a restore that could touch data: into the source database, into any existing
+ * database unless `replace` is given, and even then into anything but a dr-drill scratch
+ * database that is unused and unchanged since its restore. Returns whether it exists.
+ */
+export async function assertRestorable(into: PostgresEndpoint, source: PostgresEndpoint | undefined, replace = false): Promise<boolean> {
   if (source && sameServer(into, source) && into.database === source.database) {
     throw new DrError("RESTORE_REFUSED", `unable to restore into database '${describePostgres(into)}': it is the source database`, {
       hint: "restore into a new database name; dr-drill creates it",
@@ -69,45 +222,98 @@ export async function assertRestorable(into: PostgresEndpoint, source: PostgresE
   }
   const admin = await connectPostgres(into, "postgres");
   try {
-    const { rows } = await admin.query<{ comment: string | null }>(
-      "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
-      [into.database],
-    );
-    if (rows.length === 0) return false;
-    if (rows[0]!.comment?.startsWith(SCRATCH_COMMENT)) return true;
-    throw new DrError("RESTORE_REFUSED", `unable to restore into database '${describePostgres(into)}': it already exists and is not a dr-drill scratch database`, {
-      hint: "choose a database name that does not exist; dr-drill creates it",
-      exitCode: 2,
-    });
+    const existing = await readComment(admin, into.database);
+    if (!existing) return false;
+    const mark = parseMark(existing.comment);
+    if (!mark) {
+      throw new DrError("RESTORE_REFUSED", `unable to restore into database '${describePostgres(into)}': it already exists and is not a dr-drill scratch database`, {
+        hint: "choose a database name that does not exist; dr-drill creates it",
+        exitCode: 2,
+      });
+    }
+    if (!replace) {
+      throw new DrError("RESTORE_REFUSED", `unable to restore into database '${describePostgres(into)}': it already exists (a dr-drill scratch database created ${mark.createdAt})`, {
+        hint: "choose a new database name, or pass --replace to replace it (done only when nobody is connected and it is unchanged since dr-drill restored it)",
+        exitCode: 2,
+      });
+    }
+    await assertDroppable(admin, into, mark, "replace");
+    return true;
   } finally {
     await admin.end();
   }
 }
 
-/** Create (or recreate, when it is our own scratch database) the target database. */
-async function createScratchDatabase(into: PostgresEndpoint, exists: boolean): Promise<void> {
+/**
+ * Create the target database (after dropping the scratch database `replace` allowed, checked
+ * again right before the DROP) with a mark saying the restore is under way. Returns the mark.
+ */
+async function createScratchDatabase(into: PostgresEndpoint, exists: boolean, mark: ScratchMark): Promise<void> {
   const admin = await connectPostgres(into, "postgres");
   try {
-    if (exists) await admin.query(`DROP DATABASE ${quoteIdent(into.database)} WITH (FORCE)`);
+    if (exists) {
+      const existing = await readComment(admin, into.database);
+      const found = existing && parseMark(existing.comment);
+      if (existing && !found) throw new DrError("RESTORE_REFUSED", `unable to replace database '${describePostgres(into)}': it is no longer a dr-drill scratch database`, { exitCode: 2 });
+      if (found) {
+        await assertDroppable(admin, into, found, "replace");
+        await dropChecked(admin, into, "replace");
+      }
+    }
     await admin.query(`CREATE DATABASE ${quoteIdent(into.database)} TEMPLATE template0`);
-    await admin.query(`COMMENT ON DATABASE ${quoteIdent(into.database)} IS '${SCRATCH_COMMENT} (${new Date().toISOString()})'`);
+    await admin.query(`COMMENT ON DATABASE ${quoteIdent(into.database)} IS ${quoteLiteral(formatMark(mark))}`);
   } finally {
     await admin.end();
   }
 }
 
-/** Drop a scratch database (only ever one dr-drill created). */
+/** After pg_restore: wait for its sessions to go (their statistics are flushed by then), then record the fingerprint in the mark. */
+async function markRestored(into: PostgresEndpoint, mark: ScratchMark, backupId: string): Promise<void> {
+  const admin = await connectPostgres(into, "postgres");
+  try {
+    await waitForNoSessions(admin, into.database, 30_000);
+    const fingerprint = await readFingerprint(into);
+    if (!fingerprint) return;
+    await admin.query(`COMMENT ON DATABASE ${quoteIdent(into.database)} IS ${quoteLiteral(formatMark({ ...mark, backupId, fingerprint }))}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Drop the database this very restore created and did not finish (a failure, a signal):
+ * FORCE, because pg_restore's own sessions may still be in it. Only when its mark is still
+ * the one this run wrote (same creation time, still "restoring").
+ */
+async function dropUnfinished(into: PostgresEndpoint, mark: ScratchMark): Promise<boolean> {
+  const admin = await connectPostgres(into, "postgres");
+  try {
+    const existing = await readComment(admin, into.database);
+    if (!existing) return false;
+    if (existing.comment !== formatMark(mark)) return false;
+    await admin.query(`DROP DATABASE ${quoteIdent(into.database)} WITH (FORCE)`);
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Drop a scratch database: only one dr-drill created, that nobody is connected to and that
+ * is unchanged since its restore (see readFingerprint); anything else is refused. No such
+ * database is not an error.
+ */
 export async function dropScratchDatabase(into: PostgresEndpoint): Promise<void> {
   const admin = await connectPostgres(into, "postgres");
   try {
-    const { rows } = await admin.query<{ comment: string | null }>(
-      "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
-      [into.database],
-    );
-    if (rows[0] && !rows[0].comment?.startsWith(SCRATCH_COMMENT)) {
+    const existing = await readComment(admin, into.database);
+    if (!existing) return;
+    const mark = parseMark(existing.comment);
+    if (!mark) {
       throw new DrError("RESTORE_REFUSED", `unable to drop database '${describePostgres(into)}': it is not a dr-drill scratch database`);
     }
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(into.database)} WITH (FORCE)`);
+    await assertDroppable(admin, into, mark, "drop");
+    await dropChecked(admin, into, "drop");
   } finally {
     await admin.end();
   }
@@ -115,8 +321,11 @@ export async function dropScratchDatabase(into: PostgresEndpoint): Promise<void>
 
 /**
  * Restore a PostgreSQL backup: create the scratch database, download and decrypt the dump
- * to a temporary file (parallel pg_restore needs to seek), check both SHA-256s, then
- * `pg_restore --jobs N --no-owner --no-acl --exit-on-error`. Each step is timed.
+ * to a temporary file (parallel pg_restore needs to seek; the folder is registered for
+ * removal from the moment it exists), check both SHA-256s, then
+ * `pg_restore --jobs N --no-owner --no-acl --exit-on-error`, then record the database's
+ * fingerprint in its mark. Each step is timed. A failure or a signal drops the
+ * half-restored database this run created and removes the plaintext dump.
  */
 export async function restorePostgres(options: RestorePostgresOptions): Promise<PostgresRestoreResult> {
   const recorder = options.recorder ?? new StepRecorder();
@@ -124,11 +333,23 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
   if (!part) throw new DrError("INTEGRITY_FAILED", `unable to restore backup '${options.manifest.id}': its manifest lists no parts`);
   const tool = await readToolVersion("pg_restore");
   if (options.manifest.postgres) assertToolNotOlder("pg_restore", tool.version, options.manifest.postgres.serverVersion);
-  const exists = await assertRestorable(options.into, options.source);
+  const exists = await assertRestorable(options.into, options.source, options.replace ?? false);
 
-  await recorder.run("Create scratch database", () => createScratchDatabase(options.into, exists), () => `created ${options.into.database}`);
-  const work = await makeTempDir("pg-restore");
+  // Registered before the CREATE: a signal from here on drops what this run created (recognised by its mark).
+  const mark: ScratchMark = { createdAt: new Date().toISOString() };
+  const unregisterDrop = registerCleanup(async () => {
+    await dropUnfinished(options.into, mark);
+  });
   try {
+    await recorder.run("Create scratch database", () => createScratchDatabase(options.into, exists, mark), () => `created ${options.into.database}`);
+  } catch (error) {
+    unregisterDrop();
+    throw error;
+  }
+  let work: string | undefined;
+  try {
+    work = await makeTempDir("pg-restore");
+    await assertFreeSpace(work, part.plainSize, `the dump of backup '${options.manifest.id}'`);
     const dumpFile = join(work, "restore.dump");
     const downloaded = await recorder.run(
       "Download and decrypt dump",
@@ -143,9 +364,12 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
       () => `pg_restore --jobs=${options.jobs} --no-owner --no-acl`,
     );
     const restoreMs = performance.now() - restoreStarted;
+    await removeTempDir(work);
+    work = undefined;
     const client = await connectPostgres(options.into);
     const { rows } = await client.query<{ bytes: string }>("SELECT pg_database_size(current_database()) AS bytes");
     await client.end();
+    await markRestored(options.into, mark, options.manifest.id);
     return {
       database: describePostgres(options.into),
       dumpBytes: downloaded.plainBytes,
@@ -153,7 +377,18 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
       restoredBytes: Number(rows[0]?.bytes ?? 0),
       restoreMs,
     };
+  } catch (error) {
+    let note: string;
+    try {
+      if (work) await removeTempDir(work);
+      const dropped = await dropUnfinished(options.into, mark);
+      note = `Nothing of this restore was left behind: ${dropped ? `the half-restored database '${options.into.database}' was dropped` : `database '${options.into.database}' is gone`} and the decrypted dump was removed.`;
+    } catch (cleanupError) {
+      note = `Left behind: the half-restored database '${options.into.database}' could not be dropped (${messageOf(cleanupError)}): drop it by hand.`;
+    }
+    throw withLeftBehind(error, "PostgreSQL", describePostgres(options.into), note);
   } finally {
-    await removeTempDir(work);
+    unregisterDrop();
+    if (work) await removeTempDir(work).catch(() => undefined);
   }
 }

@@ -1,16 +1,47 @@
-import { mkdir, readdir } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { link, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { connectRedis } from "../../clients/index.ts";
-import { DrError } from "../../errors/index.ts";
+import { DrError, messageOf } from "../../errors/index.ts";
+import { registerCleanup } from "../../lifecycle/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import type { RedisEndpoint } from "../../targets/target.ts";
 import { downloadPartToFile, partOf, type BackupSource } from "../download-part.ts";
+import { assertFreeSpace } from "../local-disk.ts";
+import { ensureRestoreFolder, removeCreatedFolders, withLeftBehind } from "../restore-folder.ts";
 import { checkRdbFile } from "./redis-backup.ts";
 import { parseKeyspace, sampleTypes, scanKeyBatches } from "./redis-snapshot.ts";
 
+/** The refusal when the folder already holds a dump.rdb. */
+function dumpExists(dir: string): DrError {
+  return new DrError("RESTORE_REFUSED", `unable to restore Redis into '${dir}': it already holds a dump.rdb`, {
+    hint: "move the existing file away or choose an empty folder; dr-drill never overwrites data",
+    exitCode: 2,
+  });
+}
+
+/** Give the checked partial file its final name without ever replacing a dump.rdb that appeared meanwhile. */
+async function publishRdb(partial: string, file: string, dir: string): Promise<void> {
+  try {
+    await link(partial, file);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "EEXIST") throw dumpExists(dir);
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
+    // No hard links on this file system: a rename, after a last look (a small window remains).
+    if ((await readdir(dir)).includes("dump.rdb")) throw dumpExists(dir);
+    await rename(partial, file);
+    return;
+  }
+  await rm(partial, { force: true });
+}
+
 /**
  * Write a Redis backup's RDB as `DIR/dump.rdb` (as the reference runbook does), verified by
- * SHA-256 and redis-check-rdb. Refuses to overwrite an existing dump.rdb.
+ * SHA-256 and redis-check-rdb. Refuses to overwrite an existing dump.rdb. The download goes
+ * to `dump.rdb.dr-drill-partial-PID` beside it and gets its name only once checked; a
+ * failure (wrong key, corrupt object, full disk, a signal) removes that file and any folder
+ * this call created, and the error says so, so a retry finds the folder as it was.
  */
 export async function restoreRedisToDir(
   options: BackupSource,
@@ -18,17 +49,37 @@ export async function restoreRedisToDir(
 ): Promise<{ file: string; bytes: number }> {
   const part = options.manifest.parts[0];
   if (!part) throw new DrError("INTEGRITY_FAILED", `unable to restore backup '${options.manifest.id}': its manifest lists no parts`);
-  await mkdir(dir, { recursive: true });
-  if ((await readdir(dir)).includes("dump.rdb")) {
-    throw new DrError("RESTORE_REFUSED", `unable to restore Redis into '${dir}': it already holds a dump.rdb`, {
-      hint: "move the existing file away or choose an empty folder; dr-drill never overwrites data",
-      exitCode: 2,
-    });
-  }
+  const created = await ensureRestoreFolder(dir, "Redis");
+  if (!created && (await readdir(dir)).includes("dump.rdb")) throw dumpExists(dir);
   const file = join(dir, "dump.rdb");
-  const result = await downloadPartToFile(partOf(options, part), file);
-  await checkRdbFile(file);
-  return { file, bytes: result.plainBytes };
+  const partial = join(dir, `dump.rdb.dr-drill-partial-${process.pid}`);
+  const removeOurs = async () => {
+    await rm(partial, { force: true });
+    return await removeCreatedFolders(created, dir);
+  };
+  const unregister = registerCleanup(async () => {
+    await removeOurs();
+  }, () => rmSync(partial, { force: true }));
+  try {
+    await assertFreeSpace(dir, part.plainSize, `Redis backup '${options.manifest.id}'`);
+    const result = await downloadPartToFile(partOf(options, part), partial);
+    await checkRdbFile(partial);
+    await publishRdb(partial, file, dir);
+    return { file, bytes: result.plainBytes };
+  } catch (error) {
+    let note: string;
+    try {
+      const removed = await removeOurs();
+      note = removed.length
+        ? `Nothing of this restore was left behind: its partial file and the folder it created ('${removed.at(-1)}') were removed.`
+        : `Nothing of this restore was left in '${dir}': its partial file was removed, the folder is as it was before.`;
+    } catch (cleanupError) {
+      note = `Left behind: '${partial}' could not be removed (${messageOf(cleanupError)}); remove it by hand.`;
+    }
+    throw withLeftBehind(error, "Redis", dir, note);
+  } finally {
+    unregister();
+  }
 }
 
 /** A restored Redis compared with its manifest. */

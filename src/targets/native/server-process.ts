@@ -57,8 +57,9 @@ async function waitForExit(child: ResultPromise, ms: number): Promise<boolean> {
 }
 
 /**
- * Start a server as a child process, wait until it answers, and register its cleanup so
- * Ctrl-C or a crash still stops it. A server that exits or never answers is stopped, its
+ * Start a server as a child process in its own process group (Ctrl-C reaches dr-drill, which
+ * stops it in order), wait until it answers, and register its cleanup so a signal or a
+ * crash still stops it. A server that exits or never answers is stopped, its
  * folder removed, and the error carries the tail of its log.
  */
 export async function startServerProcess(options: StartServerOptions): Promise<ServerProcess> {
@@ -72,6 +73,7 @@ export async function startServerProcess(options: StartServerOptions): Promise<S
     env: options.env,
     logFile,
     timeoutMs: 0,
+    detached: true,
   });
   let exitInfo: string | undefined;
   void child.then((result) => {
@@ -91,7 +93,11 @@ export async function startServerProcess(options: StartServerOptions): Promise<S
     }
     if (!options.keepDir) await removeTempDir(options.dir);
   };
-  const unregister = registerCleanup(stop);
+  // Detached servers are not killed with us by the terminal or execa: if the process exits
+  // before stop() ran (a crash), kill the server synchronously on the way out.
+  const unregister = registerCleanup(stop, () => {
+    if (exitInfo === undefined) child.kill("SIGKILL");
+  });
 
   try {
     await waitUntil(async () => ((await options.probe()) ? true : undefined), {

@@ -1,0 +1,326 @@
+// Faults of the restore half: a second restore never destroys a promoted database, a failed
+// restore leaves nothing that blocks the retry, a full local disk says so.
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { generateIdentity } from "age-encryption";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectPostgres, parsePostgresUrl } from "../src/clients/index.ts";
+import {
+  backupMedia,
+  backupPostgres,
+  backupRedis,
+  dropScratchDatabase,
+  restoreMedia,
+  restorePostgres,
+  restoreRedisToDir,
+  SCRATCH_COMMENT,
+} from "../src/components/index.ts";
+import { readIdentityFile } from "../src/crypto/age.ts";
+import { isDrError, type DrError } from "../src/errors/index.ts";
+import { makeTempDir, removeTempDir } from "../src/lifecycle/index.ts";
+import type { BackupManifest } from "../src/manifest/index.ts";
+import { createStorage, S3Storage } from "../src/storage/index.ts";
+import type { PostgresEndpoint } from "../src/targets/index.ts";
+import { startNativeS3 } from "../src/targets/index.ts";
+import { startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
+
+let fx: NativeFixture;
+let work: string;
+let pgManifest: BackupManifest;
+let redisManifest: BackupManifest;
+
+/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
+async function drErrorOf(promise: Promise<unknown>): Promise<DrError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDrError(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a DrError, got success");
+}
+
+/** One query on a short-lived connection. */
+async function query<T extends Record<string, unknown>>(endpoint: PostgresEndpoint, sql: string): Promise<T[]> {
+  const client = await connectPostgres(endpoint);
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function commentOf(database: string): Promise<string | null | undefined> {
+  const rows = await query<{ comment: string | null }>(fx.target.postgres, `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = '${database}'`);
+  return rows[0]?.comment;
+}
+
+const restoreInto = (database: string, extra: { replace?: boolean; identities?: string[] } = {}) =>
+  restorePostgres({
+    storage: fx.storage,
+    manifest: pgManifest,
+    identities: extra.identities ?? [fx.identity],
+    into: { ...fx.target.postgres, database },
+    source: fx.target.postgres,
+    jobs: 2,
+    replace: extra.replace,
+  });
+
+/** Mount a small tmpfs (root only); undefined with the reason when this machine cannot. */
+async function mountSmallDisk(bytes: number): Promise<{ dir: string; unmount(): Promise<void> } | string> {
+  if (process.getuid?.() !== 0) return "not verified: mounting a small tmpfs needs root";
+  const dir = join(work, `small-disk-${bytes}`);
+  await mkdir(dir, { recursive: true });
+  const mounted = await execa("mount", ["-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir], { reject: false });
+  if (mounted.exitCode !== 0) return `not verified: mount -t tmpfs failed: ${mounted.stderr}`;
+  return { dir, unmount: async () => void (await execa("umount", [dir], { reject: false })) };
+}
+
+describe("restore faults", () => {
+  beforeAll(async () => {
+    fx = await startNativeFixture(15e6);
+    work = await makeTempDir("restore-faults");
+    pgManifest = await backupPostgres(fx.ctx());
+    redisManifest = await backupRedis(fx.ctx());
+  }, 180_000);
+  afterAll(async () => {
+    await fx?.stop();
+    if (work) await removeTempDir(work);
+  });
+
+  describe("a second restore never destroys a promoted database (item 3)", () => {
+    const restored1 = () => ({ ...fx.target.postgres, database: "restored1" });
+    const users = async (database: string) => Number((await query<{ n: string }>({ ...fx.target.postgres, database }, "SELECT count(*) AS n FROM accounts_user"))[0]!.n);
+
+    it("records when it created the database and its fingerprint after the restore", async () => {
+      await restoreInto("restored1");
+      expect(await commentOf("restored1")).toMatch(new RegExp(`^${SCRATCH_COMMENT} \\(created \\S+Z; restored ${pgManifest.id}; fingerprint [0-9a-f]{32}\\)$`));
+    });
+
+    it("refuses an existing scratch database without --replace (exit 2, HINT names --replace), and leaves it as it was", async () => {
+      const comment = await commentOf("restored1");
+      const err = await drErrorOf(restoreInto("restored1"));
+      expect(err.code).toBe("RESTORE_REFUSED");
+      expect(err.exitCode).toBe(2);
+      expect(err.message).toMatch(/^unable to restore into database 'postgres:\/\/postgres@127\.0\.0\.1:\d+\/restored1': it already exists \(a dr-drill scratch database created \S+\)$/);
+      expect(err.hint).toContain("--replace");
+      expect(await commentOf("restored1")).toBe(comment);
+    });
+
+    it("--replace replaces an unused, unchanged scratch database, even after VACUUM ANALYZE touched it (what autovacuum does)", async () => {
+      await query(restored1(), "VACUUM ANALYZE");
+      const before = await commentOf("restored1");
+      const result = await restoreInto("restored1", { replace: true });
+      expect(result.restoredBytes).toBeGreaterThan(1e6);
+      const after = await commentOf("restored1");
+      expect(after).not.toBe(before);
+      expect(after).toMatch(/fingerprint [0-9a-f]{32}\)$/);
+    });
+
+    it("--replace refuses a scratch database someone wrote to since (promoted), and the written row survives", async () => {
+      const promoted = async () => Number((await query<{ n: string }>(restored1(), "SELECT count(*) AS n FROM accounts_user WHERE bio = 'promoted'"))[0]!.n);
+      await query(restored1(), "UPDATE accounts_user SET bio = 'promoted' WHERE id = (SELECT min(id) FROM accounts_user)");
+      const err = await drErrorOf(restoreInto("restored1", { replace: true }));
+      expect(err.code).toBe("RESTORE_REFUSED");
+      expect(err.exitCode).toBe(2);
+      expect(err.message).toContain(`it changed since dr-drill restored backup ${pgManifest.id} into it`);
+      expect(err.hint).toContain("promoted");
+      expect(await promoted()).toBe(1);
+      // The drill's cleanup refuses it too.
+      const dropped = await drErrorOf(dropScratchDatabase(restored1()));
+      expect(dropped.message).toContain("it changed since dr-drill restored");
+      expect(await promoted()).toBe(1);
+    });
+
+    it("--replace refuses a scratch database changed by DDL alone (a new function)", async () => {
+      await restoreInto("restored2");
+      const restored2 = { ...fx.target.postgres, database: "restored2" };
+      await query(restored2, "CREATE FUNCTION promoted_marker() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+      const err = await drErrorOf(restoreInto("restored2", { replace: true }));
+      expect(err.message).toContain("it changed since dr-drill restored");
+      expect((await query<{ n: string }>(restored2, "SELECT count(*) AS n FROM pg_proc WHERE proname = 'promoted_marker'"))[0]!.n).toBe("1");
+    });
+
+    it("--replace and the drill's cleanup refuse a scratch database someone is connected to; it is dropped once they leave", async () => {
+      await restoreInto("restored3");
+      const restored3 = { ...fx.target.postgres, database: "restored3" };
+      const session = await connectPostgres(restored3);
+      await session.query("SET application_name = 'promoted-app'");
+      try {
+        const err = await drErrorOf(restoreInto("restored3", { replace: true }));
+        expect(err.code).toBe("RESTORE_REFUSED");
+        expect(err.message).toContain("it is in use (1 session: postgres (promoted-app))");
+        const drop = await drErrorOf(dropScratchDatabase(restored3));
+        expect(drop.message).toContain("it is in use");
+        expect(await commentOf("restored3")).toMatch(/fingerprint/);
+      } finally {
+        await session.end();
+      }
+      await dropScratchDatabase(restored3);
+      expect(await commentOf("restored3")).toBeUndefined();
+    });
+
+    it("a database dr-drill did not create is refused even with --replace", async () => {
+      const err = await drErrorOf(restoreInto("postgres", { replace: true }));
+      expect(err.message).toContain("already exists and is not a dr-drill scratch database");
+    });
+
+    it("a failed restore (wrong key) drops the database it created and says so; the retry succeeds", async () => {
+      const err = await drErrorOf(restoreInto("restored4", { identities: [await generateIdentity()] }));
+      expect(err.code).toBe("DECRYPTION_FAILED");
+      expect(err.message).toContain("Nothing of this restore was left behind: the half-restored database 'restored4' was dropped and the decrypted dump was removed.");
+      expect(await commentOf("restored4")).toBeUndefined();
+      await restoreInto("restored4");
+      expect(await users("restored4")).toBeGreaterThan(0);
+    });
+  });
+
+  describe("failed restores leave nothing that blocks the retry (item 9)", () => {
+    it("Redis, wrong key: DECRYPTION_FAILED, no dump.rdb and no partial file, the folder it made is gone; the retry succeeds", async () => {
+      const dir = join(work, "redis-wrong-key", "nested");
+      const err = await drErrorOf(restoreRedisToDir({ storage: fx.storage, manifest: redisManifest, identities: [await generateIdentity()] }, dir));
+      expect(err.code).toBe("DECRYPTION_FAILED");
+      expect(err.message).toContain("Nothing of this restore was left behind: its partial file and the folder it created");
+      expect(existsSync(join(work, "redis-wrong-key"))).toBe(false);
+      const existing = join(work, "redis-existing");
+      await mkdir(existing);
+      await writeFile(join(existing, "keep.txt"), "mine");
+      const again = await drErrorOf(restoreRedisToDir({ storage: fx.storage, manifest: redisManifest, identities: [await generateIdentity()] }, existing));
+      expect(again.message).toContain(`Nothing of this restore was left in '${existing}'`);
+      expect(readdirSync(existing)).toEqual(["keep.txt"]);
+      const ok = await restoreRedisToDir({ storage: fx.storage, manifest: redisManifest, identities: [fx.identity] }, existing);
+      expect(ok.bytes).toBe(redisManifest.parts[0]!.plainSize);
+      expect(readdirSync(existing).sort()).toEqual(["dump.rdb", "keep.txt"]);
+      expect((await stat(join(existing, "dump.rdb"))).size).toBe(redisManifest.parts[0]!.plainSize);
+    });
+
+    it("--into an existing file: a clear refusal, not EEXIST", async () => {
+      const file = join(work, "a-file");
+      await writeFile(file, "x");
+      const redis = await drErrorOf(restoreRedisToDir({ storage: fx.storage, manifest: redisManifest, identities: [fx.identity] }, file));
+      expect(redis.message).toBe(`unable to restore Redis into '${file}': it is a file, not a folder`);
+      expect(redis.exitCode).toBe(2);
+      const media = await drErrorOf(restoreMedia({ storage: fx.storage, manifest: redisManifest, identities: [fx.identity] }, file));
+      expect(media.message).toBe(`unable to restore media into '${file}': it is a file, not a folder`);
+      expect(await readFile(file, "utf8")).toBe("x");
+    });
+
+    it("media, S3 killed mid-restore: nothing left in or beside the target; the retry succeeds", async () => {
+      const stateDir = join(work, "s3-state");
+      let s3 = await startNativeS3("dr-drill-media-fault", stateDir);
+      let storage = createStorage(s3.endpoint);
+      const manifest = await backupMedia(fx.ctx({ storage }));
+      const files = manifest.media!.files;
+      expect(files).toBeGreaterThan(50);
+      storage.client.destroy();
+      const pid = s3.pid;
+      /** A real S3 fault at a known point: the server is SIGKILLed as the 20th object is requested. */
+      class DyingS3 extends S3Storage {
+        gets = 0;
+        override async get(key: string, options?: { signal?: AbortSignal }): Promise<Readable> {
+          if (++this.gets === 20) process.kill(pid, "SIGKILL");
+          return await super.get(key, options);
+        }
+      }
+      const dying = new DyingS3(s3.endpoint);
+      const parent = join(work, "media-restore");
+      const target = join(parent, "media");
+      await mkdir(target, { recursive: true });
+      const err = await drErrorOf(restoreMedia({ storage: dying, manifest, identities: [fx.identity] }, target));
+      dying.client.destroy();
+      await s3.stop();
+      expect(dying.gets).toBeGreaterThanOrEqual(20);
+      expect(err.message).toMatch(/Nothing of this restore was left behind: the \d+ files? it had written \(in '.*\.media\.dr-drill-partial-\w+'\) were removed; '.*' is as it was before\./);
+      expect(readdirSync(parent)).toEqual(["media"]);
+      expect(readdirSync(target)).toEqual([]);
+
+      s3 = await startNativeS3("dr-drill-media-fault", stateDir);
+      storage = createStorage(s3.endpoint);
+      try {
+        const restored = await restoreMedia({ storage, manifest, identities: [fx.identity] }, target);
+        expect(restored.files).toBe(files);
+        expect(readdirSync(parent)).toEqual(["media"]);
+        expect((await stat(target)).mode & 0o777).toBe(0o755);
+      } finally {
+        storage.client.destroy();
+        await s3.stop();
+      }
+    });
+
+    it("Redis into a full disk: says local disk, which folder, how much was needed, TMPDIR; nothing left", async (ctx) => {
+      const small = await mountSmallDisk(64 * 1024);
+      if (typeof small === "string") return ctx.skip(small);
+      try {
+        const dir = join(small.dir, "redis");
+        const err = await drErrorOf(restoreRedisToDir({ storage: fx.storage, manifest: redisManifest, identities: [fx.identity] }, dir));
+        expect(err.code).toBe("RESTORE_FAILED");
+        expect(err.message).toMatch(new RegExp(`^unable to restore Redis backup '${redisManifest.id}' into '${dir}': not enough space on the local disk \\(needs .+, .+ free\\)`));
+        expect(err.hint).toContain("TMPDIR");
+        expect(err.hint).toContain("the backup itself is fine");
+        expect(readdirSync(small.dir)).toEqual([]);
+      } finally {
+        await small.unmount();
+      }
+    });
+
+    it("a disk that fills during the download: ENOSPC is reported as local disk full, the truncated file removed", async (ctx) => {
+      const size = redisManifest.parts[0]!.plainSize;
+      const small = await mountSmallDisk(size + 256 * 1024);
+      if (typeof small === "string") return ctx.skip(small);
+      const disk = small.dir;
+      try {
+        const dir = join(disk, "redis");
+        /** Something else fills the disk after the free-space check, as the download starts. */
+        class FillingStorage extends S3Storage {
+          override async get(key: string, options?: { signal?: AbortSignal }): Promise<Readable> {
+            await writeFile(join(disk, "filler"), Buffer.alloc(size - 4096)).catch(() => undefined);
+            return await super.get(key, options);
+          }
+        }
+        const storage = new FillingStorage(fx.target.s3);
+        const err = await drErrorOf(restoreRedisToDir({ storage, manifest: redisManifest, identities: [fx.identity] }, dir));
+        storage.client.destroy();
+        expect(err.code).toBe("RESTORE_FAILED");
+        expect(err.message).toMatch(new RegExp(`^unable to write file '${dir}/dump\\.rdb\\.dr-drill-partial-\\d+': no space left on the local disk \\(folder '${dir}': needs .+, .+ free\\)`));
+        expect(err.message).not.toContain("unable to read backup");
+        expect(err.hint).toContain("TMPDIR");
+        expect(err.message).toContain("Nothing of this restore was left behind: its partial file and the folder it created");
+        expect(existsSync(dir)).toBe(false);
+      } finally {
+        await rm(join(small.dir, "filler"), { force: true });
+        await small.unmount();
+      }
+    });
+  });
+
+  describe("messages (item 15)", () => {
+    it("a password with a broken %-escape names the variable, not 'URI malformed', and never the password", () => {
+      let error: unknown;
+      try {
+        parsePostgresUrl("postgres://app:pa%des@db.example:5432/app", "DR_DATABASE_URL");
+      } catch (e) {
+        error = e;
+      }
+      expect(isDrError(error, "CONFIG_INVALID")).toBe(true);
+      expect((error as DrError).message).toBe("unable to parse PostgreSQL URL 'DR_DATABASE_URL': the password has a malformed %-escape");
+      expect((error as DrError).hint).toContain("%25");
+      expect((error as DrError).format()).not.toContain("pa%des");
+    });
+
+    it("an identity file open to other users is used with a warning", async () => {
+      const file = join(work, "identity-0644.txt");
+      await writeFile(file, `${fx.identity}\n`, { mode: 0o644 });
+      const warnings: string[] = [];
+      expect(await readIdentityFile(file, (line) => warnings.push(line))).toEqual([fx.identity]);
+      expect(warnings).toEqual([`age identity file '${file}' is open to other users (mode 0644); whoever can read it can decrypt every backup: run 'chmod 600 ${file}'`]);
+      const tight = join(work, "identity-0600.txt");
+      await writeFile(tight, `${fx.identity}\n`, { mode: 0o600 });
+      const none: string[] = [];
+      await readIdentityFile(tight, (line) => none.push(line));
+      expect(none).toEqual([]);
+    });
+  });
+});
