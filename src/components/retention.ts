@@ -1,9 +1,10 @@
 import { text } from "node:stream/consumers";
 import type { ComponentName, SchedulePolicy } from "../config/index.ts";
-import { isDrError } from "../errors/index.ts";
-import { type BackupEntry, listBackups, mediaRefsKey } from "../manifest/index.ts";
+import { isDrError, messageOf } from "../errors/index.ts";
+import { type BackupEntry, CLOCK_SKEW_MS, findFutureDate, listBackups, mediaRefsKey } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type LockTiming, StorageLock, describeLock } from "../storage/storage-lock.ts";
+import { readRefsList } from "./media/media-lists.ts";
 
 /** Incomplete backup folders younger than this may still be running: never touched. */
 export const INCOMPLETE_GRACE_MS = 24 * 3_600_000;
@@ -17,12 +18,24 @@ export interface RetentionDeletion {
   reason: string;
 }
 
+/** A backup folder retention neither keeps as a good backup nor deletes, and why. */
+export interface RetentionHold {
+  id: string;
+  status: BackupEntry["status"];
+  reason: string;
+}
+
 /** What retention decided for one component. */
 export interface RetentionPlan {
   component: ComponentName;
   /** Complete backups kept, oldest first. */
   kept: string[];
   deletions: RetentionDeletion[];
+  /**
+   * Folders left alone that are not good backups: future-dated ones (never deleted, never
+   * the newest: an operator decides), and incomplete ones not yet old enough to delete.
+   */
+  held: RetentionHold[];
   /**
    * Media content objects no kept snapshot refers to, when the plan was asked to preview
    * them (a dry run): applying a plan recomputes them under the media lock.
@@ -33,39 +46,89 @@ export interface RetentionPlan {
 }
 
 /**
+ * Why a folder counts as dated in the future at `now`, or undefined: listBackups' verdict,
+ * or the same judgement on its manifest or its id (entries listed at another time).
+ */
+function findEntryFuture(entry: BackupEntry, now: Date): string | undefined {
+  if (entry.status === "futureDated") return entry.problem ?? `backup '${entry.id}' is dated in the future`;
+  const future = entry.manifest ? findFutureDate(entry.manifest, now) : undefined;
+  if (future) return `backup '${entry.id}' is ${future}`;
+  if (entry.date.getTime() - now.getTime() > CLOCK_SKEW_MS) return `backup '${entry.id}' is dated in the future: its id says ${entry.date.toISOString()}, after this machine's clock (${now.toISOString()})`;
+  return undefined;
+}
+
+/**
  * Decide what to delete: complete backups older than the retention window, except the
  * newest complete backup, which is kept whatever its age (a stalled schedule must never
  * leave zero backups); incomplete folders only when older than the grace period and older
- * than the newest complete backup (a backup still running is never removed). Pure.
+ * than the newest complete backup (a backup still running is never removed). A backup
+ * dated in the future (listBackups' futureDated, judged at the same `now`) is not complete:
+ * it is never the newest, so it cannot get real backups deleted, and is never deleted
+ * itself. Folders dated after `now` are never deleted whatever their status. Pure.
  */
 export function planRetention(component: ComponentName, entries: readonly BackupEntry[], policy: Pick<SchedulePolicy, "retentionMs">, now: Date): RetentionPlan {
-  const complete = entries.filter((e) => e.status === "complete");
+  const future = new Map(entries.map((e) => [e, findEntryFuture(e, now)]));
+  const complete = entries.filter((e) => e.status === "complete" && !future.get(e));
   const newest = complete.at(-1);
   const cutoff = now.getTime() - policy.retentionMs;
   const deletions: RetentionDeletion[] = [];
   const kept: string[] = [];
+  const held: RetentionHold[] = [];
   for (const entry of entries) {
     const age = now.getTime() - entry.date.getTime();
-    if (entry.status === "complete") {
+    const deletion = { id: entry.id, status: entry.status, keys: entry.keys, bytes: entry.bytes };
+    const ahead = future.get(entry);
+    if (ahead) {
+      held.push({ id: entry.id, status: entry.status, reason: `${ahead}; kept for an operator to judge, never counted as the newest` });
+    } else if (entry.status === "complete") {
       if (entry === newest || entry.date.getTime() >= cutoff) kept.push(entry.id);
-      else deletions.push({ id: entry.id, status: entry.status, keys: entry.keys, bytes: entry.bytes, reason: `older than retention (${Math.round(age / 3_600_000)}h)` });
+      else deletions.push({ ...deletion, reason: `older than retention (${Math.round(age / 3_600_000)}h)` });
     } else if (age > INCOMPLETE_GRACE_MS && newest && entry.date < newest.date) {
-      deletions.push({ id: entry.id, status: entry.status, keys: entry.keys, bytes: entry.bytes, reason: `incomplete (${entry.status}) and older than the newest complete backup` });
+      deletions.push({ ...deletion, reason: `incomplete (${entry.status}) and older than the newest complete backup${entry.problem ? `: ${entry.problem}` : ""}` });
+    } else {
+      held.push({ id: entry.id, status: entry.status, reason: `incomplete (${entry.status}), deleted once older than ${INCOMPLETE_GRACE_MS / 3_600_000}h and than a newer complete backup${entry.problem ? `: ${entry.problem}` : ""}` });
     }
   }
-  return { component, kept, deletions, orphanObjects: [] };
+  return { component, kept, deletions, held, orphanObjects: [] };
 }
 
-/** Content objects not referenced by any kept media snapshot (needs every kept snapshot's refs). */
-async function findOrphanObjects(storage: Storage, kept: readonly string[]): Promise<{ orphans: string[]; note?: string }> {
+/** The refs of a snapshot folder with no manifest (running or dead): unverifiable, but they only keep more. */
+async function readUnverifiedRefs(storage: Storage, id: string): Promise<string[]> {
+  const refs = await storage.get(mediaRefsKey(id)).catch((error: unknown) => {
+    if (isDrError(error, "STORAGE_NOT_FOUND")) return undefined;
+    throw error;
+  });
+  return refs ? (await text(refs)).split("\n").filter((key) => key !== "") : [];
+}
+
+/**
+ * Content objects no remaining media snapshot folder refers to. Deleting one is final, so
+ * every list this trusts must verify: the refs list of each snapshot with a readable
+ * manifest (complete or future-dated) must match the SHA-256 its manifest recorded, and a
+ * folder whose manifest is unreadable or invalid may be a real snapshot whose references
+ * are unknown. Either way nothing is deleted, with the reason. Folders without a manifest
+ * add whatever refs they have (a reference too many keeps an object; never loses one).
+ */
+async function findOrphanObjects(storage: Storage, remaining: readonly BackupEntry[]): Promise<{ orphans: string[]; note?: string }> {
   const referenced = new Set<string>();
-  for (const id of kept) {
-    const refs = await storage.get(mediaRefsKey(id)).catch((error: unknown) => {
-      if (isDrError(error, "STORAGE_NOT_FOUND")) return undefined;
-      throw error;
-    });
-    if (!refs) return { orphans: [], note: `snapshot ${id} has no refs list; unreferenced media objects kept` };
-    for (const key of (await text(refs)).split("\n")) if (key) referenced.add(key);
+  const keep = (note: string) => ({ orphans: [], note: `${note}; unreferenced media objects kept` });
+  for (const entry of remaining) {
+    if (entry.status === "unreadableManifest" || entry.status === "invalidManifest") {
+      return keep(`snapshot ${entry.id} has an ${entry.status === "invalidManifest" ? "invalid" : "unreadable"} manifest (${entry.problem ?? "no reason given"}), so its references are unknown`);
+    }
+    let keys: string[];
+    if (entry.status === "missingManifest") {
+      keys = await readUnverifiedRefs(storage, entry.id);
+    } else {
+      try {
+        keys = await readRefsList(storage, entry.manifest!);
+      } catch (error) {
+        if (isDrError(error, "STORAGE_NOT_FOUND")) return keep(`snapshot ${entry.id} has no refs list`);
+        if (isDrError(error, "INTEGRITY_FAILED")) return keep(`snapshot ${entry.id}'s refs list does not verify: ${messageOf(error)}`);
+        throw error;
+      }
+    }
+    for (const key of keys) referenced.add(key);
   }
   const orphans: string[] = [];
   for await (const object of storage.list("media/objects/")) if (!referenced.has(object.key)) orphans.push(object.key);
@@ -83,9 +146,11 @@ export async function planComponentRetention(
   now = new Date(),
   options: { previewOrphans?: boolean } = {},
 ): Promise<RetentionPlan> {
-  const plan = planRetention(component, await listBackups(storage, component), policy, now);
+  const entries = await listBackups(storage, component, now);
+  const plan = planRetention(component, entries, policy, now);
   if (options.previewOrphans && component === "media" && plan.kept.length > 0) {
-    const { orphans, note } = await findOrphanObjects(storage, plan.kept);
+    const deleted = new Set(plan.deletions.map((d) => d.id));
+    const { orphans, note } = await findOrphanObjects(storage, entries.filter((e) => !deleted.has(e.id)));
     plan.orphanObjects = orphans;
     if (note) plan.orphanNote = note;
   }
@@ -105,7 +170,7 @@ export interface RetentionOutcome {
 const DELETE_BATCH = 1000;
 
 /**
- * Delete the media content objects no complete snapshot refers to, under the exclusive media
+ * Delete the media content objects no snapshot refers to, under the exclusive media
  * lock: when any other live lock exists (a media backup running, another prune) nothing is
  * deleted, because a running backup may be about to refer to an object that looks
  * unreferenced now. The references are read under the lock, not taken from the plan: a
@@ -116,9 +181,9 @@ async function deleteOrphanObjects(storage: Storage, timing: Partial<LockTiming>
   try {
     const others = await lock.others();
     if (others.length) return { deleted: 0, note: `unreferenced media objects kept: ${others.map((o) => describeLock(o, timing.now?.())).join(", ")} is live` };
-    const kept = (await listBackups(storage, "media")).filter((e) => e.status === "complete").map((e) => e.id);
-    if (kept.length === 0) return { deleted: 0, note: "unreferenced media objects kept: no complete media snapshot to compare with" };
-    const { orphans, note } = await findOrphanObjects(storage, kept);
+    const remaining = await listBackups(storage, "media");
+    if (!remaining.some((e) => e.status === "complete")) return { deleted: 0, note: "unreferenced media objects kept: no complete media snapshot to compare with" };
+    const { orphans, note } = await findOrphanObjects(storage, remaining);
     for (let at = 0; at < orphans.length; at += DELETE_BATCH) {
       lock.assertHeld();
       await storage.deleteMany(orphans.slice(at, at + DELETE_BATCH));

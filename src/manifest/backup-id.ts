@@ -55,6 +55,11 @@ export function manifestKey(id: string): string {
   return `${backupFolder(id)}manifest.json`;
 }
 
+/** The (encrypted) file list of a media snapshot: path, size and hash of every file. */
+export function mediaFileListKey(id: string, encrypted: boolean): string {
+  return `${backupFolder(id)}files.json${encrypted ? ".age" : ""}`;
+}
+
 /** The plain list of content keys a media snapshot refers to (read by retention). */
 export function mediaRefsKey(id: string): string {
   return `${backupFolder(id)}refs.txt`;

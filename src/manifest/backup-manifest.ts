@@ -114,7 +114,10 @@ export interface BackupManifest {
   format: string;
   /** Compression applied before encryption: `pg_dump -Z 6`, `none`. */
   compression: string;
-  /** The stored objects (media: the snapshot file list; the files themselves are shared). */
+  /**
+   * The stored objects, every one inside the backup's own folder (media: the snapshot's
+   * file list and its refs list; the files themselves are shared, under media/objects/).
+   */
   parts: StoredPart[];
   /** Total stored bytes of this backup's own parts. */
   storedBytes: number;

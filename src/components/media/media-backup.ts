@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DrError, messageOf } from "../../errors/index.ts";
-import { type BackupManifest, type StoredPart, backupFolder, makeBackupId, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
+import { type BackupManifest, type StoredPart, makeBackupId, mediaFileListKey, mediaObjectKey, mediaRefsKey, writeManifest } from "../../manifest/index.ts";
 import { hashStream, sha256Hex } from "../../streams/hash-stream.ts";
 import { DEFAULT_LOCK_TIMING, StorageLock, describeLock } from "../../storage/storage-lock.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
@@ -12,6 +12,7 @@ import { type BackupContext, describeEncryption, encryptedSuffix } from "../back
 import { uploadBuffer, uploadPart } from "../upload-part.ts";
 import { type CachedFile, mediaCachePath, readMediaCache, writeMediaCache } from "./media-cache.ts";
 import { makeExcludeMatcher } from "./media-exclude.ts";
+import { formatRefsList, plainPart } from "./media-lists.ts";
 import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
 import { walkMedia } from "./media-walk.ts";
 
@@ -168,15 +169,18 @@ async function backupMediaLocked(ctx: BackupContext, options: MediaBackupOptions
     const list: SnapshotFileList = { formatVersion: 1, id, files };
     const part = await uploadPart({
       storage: ctx.storage,
-      key: `${backupFolder(id)}files.json${suffix}`,
+      key: mediaFileListKey(id, ctx.recipients.length > 0),
       source: Readable.from([Buffer.from(JSON.stringify(list))]),
       recipients: ctx.recipients,
       contentType: ctx.recipients.length ? "application/octet-stream" : "application/json",
       signal: ctx.signal,
     });
     // Plain list of referenced content keys (hashes only, no paths): lets retention find
-    // unreferenced objects without the secret key.
-    await ctx.storage.put(mediaRefsKey(id), `${[...new Set(files.map((f) => f.key))].sort().join("\n")}\n`, { contentType: "text/plain" });
+    // unreferenced objects without the secret key. A part of the manifest, so its SHA-256
+    // is recorded: retention trusts it only when it still matches (media-lists.ts).
+    const refsText = formatRefsList(files);
+    const refsPart = plainPart(mediaRefsKey(id), refsText);
+    await ctx.storage.put(refsPart.key, refsText, { contentType: "text/plain", sha256: refsPart.sha256 });
     const present = new Set(walk.files.map((f) => f.path));
     for (const path of [...cache.keys()]) if (!present.has(path)) cache.delete(path);
 
@@ -190,8 +194,8 @@ async function backupMediaLocked(ctx: BackupContext, options: MediaBackupOptions
       consistentAt: started.toISOString(),
       format: "media snapshot",
       compression: "none",
-      parts: [part],
-      storedBytes: part.size + uploadedStoredBytes,
+      parts: [part, refsPart],
+      storedBytes: part.size + refsPart.size + uploadedStoredBytes,
       encryption: describeEncryption(ctx.recipients),
       tools: { node: process.versions.node },
       media: {

@@ -1,9 +1,9 @@
 import { mkdir, readdir, utimes } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import { Writable } from "node:stream";
 import { DrError } from "../../errors/index.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
-import { downloadPart, downloadPartToFile, partOf, type BackupSource, type DownloadOptions } from "../download-part.ts";
+import { downloadPartToFile, partOf, type BackupSource, type DownloadOptions } from "../download-part.ts";
+import { readCheckedFileList } from "./media-lists.ts";
 import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
 
 /** Download options for one media file: only its plain SHA-256 is recorded (contents are shared between snapshots). */
@@ -13,13 +13,9 @@ export function mediaFilePart(source: BackupSource, file: SnapshotFile): Downloa
 
 export type MediaSource = BackupSource;
 
-/** Read (download, verify, decrypt) a snapshot's file list. */
+/** Read (download, verify, decrypt) a snapshot's file list, checked to be this snapshot's (media-lists.ts). */
 export async function readSnapshotFileList(source: MediaSource): Promise<SnapshotFileList> {
-  const part = source.manifest.parts[0];
-  if (!part) throw new DrError("INTEGRITY_FAILED", `unable to read snapshot '${source.manifest.id}': its manifest lists no parts`);
-  const chunks: Buffer[] = [];
-  await downloadPart(partOf(source, part), new Writable({ write(chunk: Buffer, _e, cb) { chunks.push(chunk); cb(); } }));
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as SnapshotFileList;
+  return await readCheckedFileList(source);
 }
 
 /** What a media restore wrote. */
