@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runDrillOn, setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
+import { runDrillOn, setUpDrill, type DrillSetup } from "../src/drill/rehearsal-setup.ts";
 import { DrError, isDrError } from "../src/errors/index.ts";
 import { makeTempDir } from "../src/lifecycle/index.ts";
 import { buildReport, renderMarkdown } from "../src/report/index.ts";

@@ -4,7 +4,8 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { opsInputFor, runDrillOn, setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
+import { runDrillOn, setUpDrill, type DrillSetup } from "../src/drill/rehearsal-setup.ts";
+import { opsInputFor } from "../src/ops/ops-input.ts";
 import { connectPostgres } from "../src/clients/index.ts";
 import { backupPostgres, backupRedis } from "../src/components/index.ts";
 import { checkSizeRange } from "../src/measure/index.ts";

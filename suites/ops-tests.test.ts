@@ -3,7 +3,8 @@
 // checks one fact of it (and some do more real work: retention, no-change sync, age CLI).
 // After the last test the DR status report is written with these results.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { opsInputFor, runDrillOn, setUpDrill, type DrillSetup } from "../src/cli/commands/drill-command.ts";
+import { runDrillOn, setUpDrill, type DrillSetup } from "../src/drill/rehearsal-setup.ts";
+import { opsInputFor } from "../src/ops/ops-input.ts";
 import type { DrillResult } from "../src/drill/drill-result.ts";
 import { OPS_CHECKS, runOpsCheck, type OpsTestResult } from "../src/ops/index.ts";
 import { writeReport } from "../src/report/index.ts";

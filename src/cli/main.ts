@@ -6,6 +6,7 @@ import { listCommand } from "./commands/list-command.ts";
 import { pruneCommand } from "./commands/prune-command.ts";
 import { restoreCommand } from "./commands/restore-command.ts";
 import { seedCommand } from "./commands/seed-command.ts";
+import { statusCommand } from "./commands/status-command.ts";
 import { verifyCommand } from "./commands/verify-command.ts";
 import { reportError } from "./output.ts";
 
@@ -34,7 +35,9 @@ export function buildProgram(): Command {
     .description("seed -> backup -> declared failure -> restore -> smoke checks -> measurements -> reports/DR_STATUS.md")
     .addOption(targetOption())
     .option("--keep", "keep the scratch database and servers' data for inspection")
-    .action(action(async (opts: { target?: string; keep?: boolean }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
+    .option("--existing", "drill the backups already in the repository: take no backup, write nothing into the source or the backup prefixes (always so on the external target)")
+    .option("--prometheus <file>", "also write the results as a Prometheus textfile (atomically)")
+    .action(action(async (opts: { target?: string; keep?: boolean; existing?: boolean; prometheus?: string }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
 
   program.command("backup")
     .description("back up one component or all of them")
@@ -75,7 +78,16 @@ export function buildProgram(): Command {
     .option("--latest", "the newest complete backup (default)")
     .option("--backup <id>", "a specific backup")
     .option("--into <where>", "postgres://USER@HOST:PORT/NEW_DB, or a folder for redis/media")
+    .option("--replace", "replace an existing dr-drill scratch database (never one in use or changed since dr-drill created it)")
     .action(action(restoreCommand));
+
+  program.command("status")
+    .description("freshness of each component: newest backup, its age against the schedule, the last attempt (exit 1 when stale, missing or failed)")
+    .argument("[component]", "postgres, redis, media (default: all)")
+    .addOption(targetOption())
+    .option("--json", "machine-readable output")
+    .option("--prometheus <file>", "write a node_exporter textfile (atomically: temp file + rename)")
+    .action(action(statusCommand));
 
   program.command("seed")
     .description("fill the embedded servers with the DeltaCrown fixtures and print what is there")

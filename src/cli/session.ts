@@ -1,22 +1,10 @@
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { generateIdentity, identityToRecipient } from "age-encryption";
-import { type DrConfig, loadConfig } from "../config/index.ts";
-import { readIdentityFile } from "../crypto/age.ts";
-import { createStorage, type S3Storage } from "../storage/index.ts";
-import { startTarget, type StartedTarget } from "../targets/index.ts";
-
-/** A command's working set: configuration, started target, storage and keys. Disposing stops the target. */
-export interface Session extends AsyncDisposable {
-  config: DrConfig;
-  target: StartedTarget;
-  storage: S3Storage;
-  /** Identities for decrypting (verify, restore). */
-  identities: string[];
-  /** Where the keys came from, for messages and the report (never the key itself). */
-  keySource: string;
-}
+import { readFile } from "node:fs/promises";
+import { configuredComponents, COMPONENTS, type ComponentName, type DrConfig, loadConfig } from "../config/index.ts";
+import { DrError } from "../errors/index.ts";
+import { openRepository, type Repository, workspaceDir } from "../repository/index.ts";
+import { assertConfigured, externalSource, sourceOfTarget, type Source, type StartedTarget } from "../targets/index.ts";
+import { startNativeTarget } from "../targets/native/native-target.ts";
+import { addSecrets } from "./output.ts";
 
 /** Load config with a --target override applied. */
 export async function loadCommandConfig(targetOverride?: string): Promise<DrConfig> {
@@ -24,55 +12,109 @@ export async function loadCommandConfig(targetOverride?: string): Promise<DrConf
   return await loadConfig(env);
 }
 
-/**
- * The embedded default needs no key setup: when nothing is configured, a workspace key is
- * made once (0600) beside the native servers' data, so backups are encrypted from the first
- * run. Configured recipients/identities always win.
- */
-export async function ensureWorkspaceKey(config: DrConfig, folder: string): Promise<{ config: DrConfig; identities: string[]; keySource: string }> {
-  if (config.encryption.identityFile) {
-    return { config, identities: await readIdentityFile(config.encryption.identityFile), keySource: `DR_AGE_IDENTITY_FILE (${config.encryption.identityFile})` };
+/** Every secret a repository holds (identities, the identity file's keys), for masking output. */
+async function repositorySecrets(repository: Repository): Promise<string[]> {
+  const secrets = [...repository.identities];
+  if (repository.identityFile) {
+    secrets.push(...(await readFile(repository.identityFile, "utf8").catch(() => "")).split("\n").filter((l) => l.startsWith("AGE-SECRET-KEY-")));
   }
-  if (config.encryption.recipients.length > 0 || config.target !== "native") {
-    return { config, identities: [], keySource: config.encryption.recipients.length ? "DR_AGE_RECIPIENTS (no identity: decrypting checks are not verified)" : "none" };
-  }
-  const file = join(folder, "age-identity.txt");
-  if (!existsSync(file)) {
-    await mkdir(folder, { recursive: true });
-    const identity = await generateIdentity();
-    await writeFile(file, `# dr-drill workspace key for the embedded servers (not for production data)\n# public key: ${await identityToRecipient(identity)}\n${identity}\n`, { mode: 0o600 });
-  }
-  const identities = await readIdentityFile(file);
-  const recipients = await Promise.all(identities.map((i) => identityToRecipient(i)));
-  return {
-    config: { ...config, encryption: { ...config.encryption, recipients, identityFile: file } },
-    identities,
-    keySource: `workspace key ${file}`,
-  };
+  return secrets;
+}
+
+/** A command that reads only the repository (list, verify, restore, status, prune). */
+export interface RepositorySession extends AsyncDisposable {
+  config: DrConfig;
+  repository: Repository;
 }
 
 /**
- * Open a session: config, target (persistent for the native workspace), storage, keys.
- * `beforeStart` sees the final config first, so a command can refuse before any server starts.
+ * Open the repository and nothing else: recovery commands must work while the source is
+ * down, its Redis gone and its media folder deleted.
  */
-export async function openSession(options: { target?: string; persistent: boolean; beforeStart?: (config: DrConfig) => void }): Promise<Session> {
-  const loaded = await loadCommandConfig(options.target);
-  const keys = await ensureWorkspaceKey(loaded, join(loaded.stateDir, "native"));
-  options.beforeStart?.(keys.config);
-  const target = await startTarget(keys.config, { persistent: options.persistent });
-  const storage = createStorage(target.s3);
-  const close = async () => {
-    storage.client.destroy();
-    await target.stop();
-  };
-  return { config: keys.config, target, storage, identities: keys.identities, keySource: keys.keySource, [Symbol.asyncDispose]: close };
+export async function openRepositorySession(options: { target?: string }): Promise<RepositorySession> {
+  const config = await loadCommandConfig(options.target);
+  const repository = await openRepository(config);
+  addSecrets(await repositorySecrets(repository));
+  return { config, repository, [Symbol.asyncDispose]: () => repository.close() };
 }
 
-/** The secret-ish values a session knows, for redacting command output. */
-export async function sessionSecrets(session: Session): Promise<string[]> {
-  const secrets = [session.target.postgres.password, session.target.redis.password, ...session.identities];
-  if (session.config.encryption.identityFile) {
-    secrets.push(...(await readFile(session.config.encryption.identityFile, "utf8").catch(() => "")).split("\n").filter((l) => l.startsWith("AGE-SECRET-KEY-")));
+/** A backup's working set: the source components it reads and the repository it writes. */
+export interface BackupSession extends AsyncDisposable {
+  config: DrConfig;
+  source: Source;
+  repository: Repository;
+  /** The components this run backs up. */
+  components: ComponentName[];
+  /** The embedded workspace's servers, when the target is native (seeded on first use). */
+  workspace?: StartedTarget;
+}
+
+/**
+ * `all` means every configured component; a component named explicitly must be
+ * configured (a usage error naming its variable otherwise). Recovery-side commands accept
+ * any component present in the repository instead (see componentsToRead).
+ */
+export function componentsToBackUp(config: DrConfig, which: string): ComponentName[] {
+  const configured = configuredComponents(config);
+  if (which === "all") {
+    if (configured.length === 0) {
+      throw new DrError("CONFIG_MISSING", "unable to back up 'all': no component is configured (DR_DATABASE_URL, DR_REDIS_URL and DR_MEDIA_DIR are all unset)", {
+        hint: "set at least one of DR_DATABASE_URL, DR_REDIS_URL, DR_MEDIA_DIR",
+      });
+    }
+    return configured;
   }
-  return secrets.filter((s): s is string => Boolean(s));
+  const [component] = parseComponentList(which, false);
+  if (config.target === "external") assertConfigured(externalSource(config), component!, "back up");
+  return [component!];
+}
+
+/** The components a recovery-side command looks at by default: the configured ones, or all when none is (a recovery host with only the bucket). */
+export function componentsToRead(config: DrConfig, which: string | undefined): ComponentName[] {
+  if (which !== undefined && which !== "all") return parseComponentList(which, false);
+  const configured = configuredComponents(config);
+  return configured.length ? configured : [...COMPONENTS];
+}
+
+/** Parse `postgres|redis|media[|all]`. */
+export function parseComponentList(value: string | undefined, allowAll = true): ComponentName[] {
+  if (value === undefined || (allowAll && value === "all")) return [...COMPONENTS];
+  if ((COMPONENTS as readonly string[]).includes(value)) return [value as ComponentName];
+  throw new DrError("CONFIG_INVALID", `unable to parse component '${value}': expected ${COMPONENTS.join(", ")}${allowAll ? " or all" : ""}`, { exitCode: 2 });
+}
+
+/**
+ * Open what a backup needs: the source components it reads (each checked reachable by
+ * the backup of that component, so one server down fails only its own backup) and the
+ * repository. The embedded workspace starts its own
+ * servers (data kept across commands); containers cannot back up across commands.
+ * `beforeStart` sees the config first, so a command can refuse before anything starts.
+ */
+export async function openBackupSession(options: { target?: string; which: string; beforeStart?: (config: DrConfig) => void }): Promise<BackupSession> {
+  const config = await loadCommandConfig(options.target);
+  const components = componentsToBackUp(config, options.which);
+  options.beforeStart?.(config);
+  if (config.target === "native") {
+    const target = await startNativeTarget({ stateDir: workspaceDir(config) });
+    try {
+      const repository = await openRepository(config, { endpoint: target.s3 });
+      addSecrets([target.postgres.password, target.redis.password, ...(await repositorySecrets(repository))]);
+      const close = async () => {
+        await repository.close();
+        await target.stop();
+      };
+      return { config, source: sourceOfTarget(target), repository, components, workspace: target, [Symbol.asyncDispose]: close };
+    } catch (error) {
+      await target.stop();
+      throw error;
+    }
+  }
+  if (config.target === "containers") {
+    await openRepository(config); // throws the refusal with its hint
+  }
+  const source = externalSource(config);
+  addSecrets([source.postgres?.password, source.redis?.password]);
+  const repository = await openRepository(config);
+  addSecrets(await repositorySecrets(repository));
+  return { config, source, repository, components, [Symbol.asyncDispose]: () => repository.close() };
 }

@@ -1,2 +1,3 @@
 export * from "./postgres-client.ts";
 export * from "./redis-client.ts";
+export type * from "./endpoints.ts";

@@ -1,6 +1,8 @@
 /** The validated configuration every command runs on. Built once by loadConfig(). */
 
 export type TargetKind = "native" | "external" | "containers";
+/** Where restores are proven: scratch servers on this machine, or containers. */
+export type SandboxKind = "native" | "containers";
 export type ComponentName = "postgres" | "redis" | "media";
 export const COMPONENTS: readonly ComponentName[] = ["postgres", "redis", "media"];
 
@@ -32,10 +34,17 @@ export interface S3Location {
   region: string;
 }
 
+/**
+ * A team's own servers and bucket (target "external"). Each source component is optional
+ * (any subset); only the bucket is required, because recovery needs nothing else.
+ */
 export interface ExternalSource {
-  databaseUrl: string;
-  redisUrl: string;
-  mediaDir: string;
+  /** DR_DATABASE_URL: the PostgreSQL database protected, when there is one. */
+  databaseUrl: string | undefined;
+  /** DR_REDIS_URL: the Redis server protected, when there is one. */
+  redisUrl: string | undefined;
+  /** DR_MEDIA_DIR: the media folder protected, when there is one. */
+  mediaDir: string | undefined;
   s3: S3Location;
 }
 
@@ -52,8 +61,10 @@ export interface DrConfig {
   stateDir: string;
   /** Servers that already exist (target "external"); only ever read from. */
   external: ExternalSource | undefined;
-  /** Images for target "containers". */
+  /** Images for target "containers" and the containers sandbox. */
   images: ContainerImages;
+  /** Where restores are proven (DR_SANDBOX): native scratch servers (default) or containers. */
+  sandbox: SandboxKind;
   encryption: {
     /** age X25519 recipients (`age1...`); when any is set, every backup is encrypted. */
     recipients: string[];
@@ -108,6 +119,7 @@ type Size = string | number;
 export interface DrConfigInput {
   target?: TargetKind;
   stateDir?: string;
+  sandbox?: SandboxKind;
   external?: {
     databaseUrl?: string;
     redisUrl?: string;

@@ -1,3 +1,4 @@
+import { bech32 } from "@scure/base";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -7,6 +8,7 @@ import {
   type ComponentName,
   type DrConfig,
   type DrConfigInput,
+  type SandboxKind,
   type SchedulePolicy,
   type SmokeCommand,
   type TargetKind,
@@ -124,6 +126,16 @@ export function asUrl(src: Source, protocols: readonly string[]): string {
   if (!protocols.includes(parsed.protocol) || !parsed.hostname) {
     throw invalid(src.name, redactForError(text), `a URL with scheme ${protocols.join(" or ")} and a host`);
   }
+  // A '%' in a password must be written %25: a stray escape would fail much later, unnamed.
+  for (const [part, value] of [["user name", parsed.username], ["password", parsed.password], ["path", parsed.pathname]] as const) {
+    try {
+      decodeURIComponent(value);
+    } catch {
+      throw new DrError("CONFIG_INVALID", `unable to load configuration '${src.name}': its ${part} holds a malformed %-escape (URL ${redactForError(text)})`, {
+        hint: `percent-encode special characters in ${src.name}: '%' is %25, '@' is %40, ':' is %3A, '/' is %2F`,
+      });
+    }
+  }
   return text;
 }
 
@@ -132,6 +144,34 @@ function redactForError(text: string): string {
 }
 
 const AGE_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+
+/**
+ * An age X25519 recipient, checksum included (a typo would otherwise pass start-up and
+ * fail mid-backup). Key material is never repeated in the message: a secret key pasted
+ * here by mistake must not reach stderr or a cron log.
+ */
+export function validateRecipient(value: string, name: string): void {
+  if (/^AGE-SECRET-KEY-/i.test(value)) {
+    throw new DrError("CONFIG_INVALID", `unable to load configuration '${name}': it holds an age SECRET key (AGE-SECRET-KEY-…, not shown), expected public keys (age1…)`, {
+      hint: `put public keys in ${name} (age-keygen -y KEYFILE prints one); keep the secret key in a 0600 file named by DR_AGE_IDENTITY_FILE, and rotate it if this value reached a log`,
+    });
+  }
+  const shown = value.length > 12 ? `${value.slice(0, 8)}…${value.slice(-4)}` : value;
+  if (!AGE_RECIPIENT.test(value)) throw invalid(name, shown, "age X25519 recipients (age1... from age-keygen -y)");
+  try {
+    bech32.decode(value as `${string}1${string}`, 90);
+  } catch {
+    throw new DrError("CONFIG_INVALID", `unable to load configuration '${name}': recipient '${shown}' fails its bech32 checksum (a character is wrong or missing)`, {
+      hint: `copy the recipient again from 'age-keygen -y KEYFILE' into ${name}`,
+    });
+  }
+}
+
+function parseSandbox(src: Source): SandboxKind {
+  const value = src.value ?? "native";
+  if (value === "native" || value === "containers") return value;
+  throw invalid(src.name, value, "one of native, containers");
+}
 
 function parseTarget(src: Source): TargetKind {
   const value = src.value ?? "native";
@@ -168,11 +208,7 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
   const target = parseTarget(get("DR_TARGET", "target"));
 
   const recipients = asStringList(get("DR_AGE_RECIPIENTS", "encryption.recipients"));
-  for (const r of recipients) {
-    if (!AGE_RECIPIENT.test(r)) {
-      throw invalid(env.DR_AGE_RECIPIENTS ? "DR_AGE_RECIPIENTS" : "encryption.recipients", r, "age X25519 recipients (age1... from age-keygen -y)");
-    }
-  }
+  for (const r of recipients) validateRecipient(r, env.DR_AGE_RECIPIENTS ? "DR_AGE_RECIPIENTS" : "encryption.recipients");
 
   const schedule = Object.fromEntries(
     COMPONENTS.map((c) => {
@@ -193,6 +229,7 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
     target,
     stateDir: resolve(asString(get("DR_STATE_DIR", "stateDir"), ".dr-drill")),
     external: undefined,
+    sandbox: parseSandbox(get("DR_SANDBOX", "sandbox")),
     images: {
       postgres: asString(get("DR_POSTGRES_IMAGE", "images.postgres"), DEFAULT_IMAGES.postgres),
       redis: asString(get("DR_REDIS_IMAGE", "images.redis"), DEFAULT_IMAGES.redis),
@@ -243,12 +280,15 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
     const bucket = asString(get("DR_S3_BUCKET", "external.s3.bucket"), undefined);
     if (!bucket) throw missing("DR_S3_BUCKET", "the external target stores backups in this bucket");
     const mediaDir = asString(get("DR_MEDIA_DIR", "external.mediaDir"), undefined);
-    if (!mediaDir) throw missing("DR_MEDIA_DIR", "the external target backs up this media folder");
     const endpoint = asString(get("DR_S3_ENDPOINT", "external.s3.endpoint"), undefined);
+    const optionalUrl = (envName: string, path: string, protocols: readonly string[]) => {
+      const src = get(envName, path);
+      return src.value === undefined ? undefined : asUrl(src, protocols);
+    };
     config.external = {
-      databaseUrl: asUrl(get("DR_DATABASE_URL", "external.databaseUrl"), ["postgres:", "postgresql:"]),
-      redisUrl: asUrl(get("DR_REDIS_URL", "external.redisUrl"), ["redis:", "rediss:"]),
-      mediaDir: resolve(mediaDir),
+      databaseUrl: optionalUrl("DR_DATABASE_URL", "external.databaseUrl", ["postgres:", "postgresql:"]),
+      redisUrl: optionalUrl("DR_REDIS_URL", "external.redisUrl", ["redis:", "rediss:"]),
+      mediaDir: mediaDir === undefined ? undefined : resolve(mediaDir),
       s3: {
         bucket,
         prefix: normalizePrefix(asString(get("DR_S3_PREFIX", "external.s3.prefix"), "")),
@@ -258,6 +298,23 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
     };
   }
   return config;
+}
+
+/** The variable (or dr.config.ts key) that configures a component of the external source. */
+export const COMPONENT_VARIABLE: Record<ComponentName, string> = {
+  postgres: "DR_DATABASE_URL",
+  redis: "DR_REDIS_URL",
+  media: "DR_MEDIA_DIR",
+};
+
+/**
+ * The components this configuration protects: all three on the rehearsal targets (they
+ * bring their own servers), the configured subset on the external target.
+ */
+export function configuredComponents(config: DrConfig): ComponentName[] {
+  if (config.target !== "external") return [...COMPONENTS];
+  const ext = config.external;
+  return COMPONENTS.filter((c) => (c === "postgres" ? ext?.databaseUrl : c === "redis" ? ext?.redisUrl : ext?.mediaDir) !== undefined);
 }
 
 /** `backups` -> `backups/`; `` stays ``; no leading slash. */

@@ -10,8 +10,12 @@ import type { SeedResult } from "./seed-source.ts";
 /** A recovery of one component, timed from the declared failure. */
 export interface RecoveryResult {
   component: ComponentName;
+  /** False when the source has no such component: neutral, never verified, never a failure. */
+  configured: boolean;
   /** The backup restored (after any fallback). */
   backupId: string | undefined;
+  /** Its consistent point: the failure minus this is the data a real recovery would lose. */
+  restoredConsistentAt?: string;
   /** Backups skipped because they failed their checks (e.g. corrupted), with why. */
   skipped: { id: string; reason: string }[];
   /** Timed steps, in order. */
@@ -25,6 +29,13 @@ export interface RecoveryResult {
 
 /** Everything one drill run measured: the report is rendered from this alone. */
 export interface DrillResult {
+  /**
+   * rehearsal: servers seeded, backed up, then recovered by this run. existing: the
+   * backups already in the repository (cron's) drilled, nothing backed up or written.
+   */
+  mode: "rehearsal" | "existing";
+  /** The components the source has; the others show as "not configured". */
+  components: ComponentName[];
   /** When the drill started and finished, ISO. */
   startedAt: string;
   finishedAt: string;
@@ -37,8 +48,10 @@ export interface DrillResult {
   storageLocation: string;
   storageCapabilities: { versioning: boolean; objectLock: boolean; reasons?: { versioning?: string; objectLock?: string } };
   seed: SeedResult | undefined;
-  /** Backups this drill took, oldest first. */
+  /** Backups this drill took, oldest first (none when drilling existing backups). */
   backups: BackupManifest[];
+  /** The newest complete backup of each component at the declared failure: what a recovery uses. */
+  newest: Partial<Record<ComponentName, BackupManifest>>;
   /** Backups that failed, with the error (the drill goes on to show what can be recovered). */
   backupErrors: string[];
   /** Measured wall time of each backup, ms, by id. */

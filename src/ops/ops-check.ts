@@ -1,23 +1,30 @@
 import type { DrConfig } from "../config/index.ts";
 import type { DrillResult } from "../drill/drill-result.ts";
 import type { Storage } from "../storage/storage.ts";
-import type { StartedTarget } from "../targets/target.ts";
+import type { Source } from "../targets/source.ts";
 
-/** What every ops check gets: the drill's measurements and live access to the servers. */
+/**
+ * What every ops check gets: the drill's measurements and the source. In a rehearsal the
+ * source is the drill's own servers (writable); for existing backups it is a team's own
+ * servers, only read and maybe down, so a check that would write reports "not verified"
+ * or works on a scratch location.
+ */
 export interface OpsInput {
   drill: DrillResult;
   config: DrConfig;
-  target: StartedTarget;
+  source: Source;
   storage: Storage;
   identities: readonly string[];
   recipients: readonly string[];
+  /** The identity file, for the stock `age -d -i FILE` check (undefined: that part is not verified). */
+  identityFile: string | undefined;
   /** Makes a storage rooted at a sub-prefix (scratch space for checks that write). */
   scratchStorage: (prefix: string) => Storage & { client?: unknown };
 }
 
-/** A check's verdict. */
+/** A check's verdict; "not configured" is neutral (the source has no such component). */
 export interface OpsOutcome {
-  status: "passed" | "failed" | "not verified";
+  status: "passed" | "failed" | "not verified" | "not configured";
   /** The facts behind the verdict (bytes, counts, checksums), or why it could not run. */
   detail: string;
 }

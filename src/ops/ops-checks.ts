@@ -15,16 +15,29 @@ import { walkMedia } from "../components/media/media-walk.ts";
 import { readSnapshotFileList } from "../components/media/media-restore.ts";
 import { hashStream } from "../streams/hash-stream.ts";
 import { join } from "node:path";
-import { type OpsCheck, type OpsInput, verdict } from "./ops-check.ts";
+import { type OpsCheck, type OpsInput, type OpsOutcome, verdict } from "./ops-check.ts";
 
-const latest = (input: OpsInput, component: BackupManifest["component"]) => input.drill.backups.filter((b) => b.component === component).at(-1);
+/** The newest complete backup of a component at the declared failure (the one a recovery uses). */
+const latest = (input: OpsInput, component: BackupManifest["component"]) => input.drill.newest[component];
+
+/** Neutral verdict for a component the source does not have. */
+function unconfigured(input: OpsInput, component: BackupManifest["component"]): OpsOutcome | undefined {
+  return input.drill.components.includes(component) ? undefined : { status: "not configured", detail: `${component} is not configured for this source` };
+}
+
+/** The component RPO and RTO are judged on: PostgreSQL when configured, else the first configured one. */
+function primaryComponent(input: OpsInput): BackupManifest["component"] | undefined {
+  return input.drill.components.includes("postgres") ? "postgres" : input.drill.components[0];
+}
 
 /** A dump object exists, its stored size and SHA-256 match the manifest, and pg_restore reads every table from it. */
 const postgresBackupCreatesDumpFile: OpsCheck = {
   name: "test_postgres_backup_creates_dump_file",
   async run(input) {
+    const skip = unconfigured(input, "postgres");
+    if (skip) return skip;
     const manifest = latest(input, "postgres");
-    if (!manifest) return { status: "failed", detail: "the drill took no PostgreSQL backup" };
+    if (!manifest) return { status: "failed", detail: "there is no complete PostgreSQL backup" };
     const part = manifest.parts[0]!;
     const stat = await input.storage.stat(part.key);
     const result = await verifyBackup({ storage: input.storage, manifest, identities: input.identities });
@@ -43,6 +56,8 @@ const postgresBackupCreatesDumpFile: OpsCheck = {
 const postgresBackupSizeWithinExpectedRange: OpsCheck = {
   name: "test_postgres_backup_size_within_expected_range",
   async run(input) {
+    const skip = unconfigured(input, "postgres");
+    if (skip) return skip;
     const range = input.drill.sizeRange;
     if (!range) return { status: "failed", detail: "no PostgreSQL backup to check" };
     if (range.samples === 0 && range.min === undefined && range.max === undefined) {
@@ -57,24 +72,36 @@ const postgresBackupSizeWithinExpectedRange: OpsCheck = {
 const redisRdbSnapshotGenerated: OpsCheck = {
   name: "test_redis_rdb_snapshot_generated",
   async run(input) {
+    const skip = unconfigured(input, "redis");
+    if (skip) return skip;
     const manifest = latest(input, "redis");
-    if (!manifest?.redis) return { status: "failed", detail: "the drill took no Redis backup" };
+    if (!manifest?.redis) return { status: "failed", detail: "there is no complete Redis backup" };
+    const result = await verifyBackup({ storage: input.storage, manifest, identities: input.identities });
+    const total = (k: Record<string, number>) => Object.values(k).reduce((a, b) => a + b, 0);
+    // A snapshot awaited correctly finishes after the backup asked for it (LASTSAVE has 1 s resolution).
+    const notStale: [boolean, string] = [manifest.redis.lastSave >= Math.floor(Date.parse(manifest.startedAt) / 1000), `snapshot LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()} is older than the backup that recorded it (started ${manifest.startedAt}): a stale dump.rdb was uploaded`];
+    if (!input.source.writable) {
+      // Existing backups: facts about the backup and its restore; the live server is not asked for a BGSAVE.
+      const restored = input.drill.redisComparison;
+      return verdict([
+        notStale,
+        [result.ok, `verify failed: ${result.checks.map((c) => c.detail).join("; ")}`],
+        [restored !== undefined && total(restored.keys.restored) === total(manifest.redis.keys) && total(manifest.redis.keys) > 0, `the restored Redis has ${restored ? total(restored.keys.restored) : "no"} keys, the manifest ${total(manifest.redis.keys)}`],
+      ], `${manifest.id}: ${manifest.redis.method}, LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()}, ${total(manifest.redis.keys)} keys restored, redis-check-rdb ok; no BGSAVE asked of the live server (existing backups are only read)`);
+    }
     const drillStart = Math.floor(Date.parse(input.drill.startedAt) / 1000);
-    const client = await connectRedis(input.target.redis);
+    const client = await connectRedis(input.source.redis!);
     let keys: Record<string, number>;
     let fresh: number | undefined;
     try {
       keys = parseKeyspace(await client.info("keyspace")).keys;
-      if (input.target.redis.localDataDir) fresh = await runBgsave(client);
+      if (input.source.redis!.localDataDir) fresh = await runBgsave(client);
     } finally {
       client.disconnect();
     }
-    const result = await verifyBackup({ storage: input.storage, manifest, identities: input.identities });
-    const total = (k: Record<string, number>) => Object.values(k).reduce((a, b) => a + b, 0);
     return verdict([
       [manifest.redis.lastSave >= drillStart - 1, `snapshot LASTSAVE ${manifest.redis.lastSave} predates the drill (${drillStart})`],
-      // A snapshot awaited correctly finishes after the backup asked for it (LASTSAVE has 1 s resolution).
-      [manifest.redis.lastSave >= Math.floor(Date.parse(manifest.startedAt) / 1000), `snapshot LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()} is older than the backup that recorded it (started ${manifest.startedAt}): a stale dump.rdb was uploaded`],
+      notStale,
       [result.ok, `verify failed: ${result.checks.map((c) => c.detail).join("; ")}`],
       [total(manifest.redis.keys) === total(keys) && total(keys) > 0, `manifest has ${total(manifest.redis.keys)} keys, server has ${total(keys)}`],
       [fresh === undefined || fresh >= manifest.redis.lastSave, "a new BGSAVE did not advance LASTSAVE"],
@@ -86,23 +113,35 @@ const redisRdbSnapshotGenerated: OpsCheck = {
 const mediaFilesSyncToS3: OpsCheck = {
   name: "test_media_files_sync_to_s3",
   async run(input) {
+    const skip = unconfigured(input, "media");
+    if (skip) return skip;
     const snapshots = input.drill.backups.filter((b) => b.component === "media");
-    const last = snapshots.at(-1);
-    if (!last?.media) return { status: "failed", detail: "the drill took no media snapshot" };
+    const last = latest(input, "media");
+    if (!last?.media) return { status: "failed", detail: "there is no complete media snapshot" };
     const list = await readSnapshotFileList({ storage: input.storage, manifest: last, identities: input.identities });
-    const walk = await walkMedia(input.target.mediaDir, makeExcludeMatcher(input.config.media.excludes));
+    const excludedInList = list.files.filter((f) => /(^|\/)(__pycache__\/|\.DS_Store$)|\.pyc$/.test(f.path));
+    if (!input.source.writable) {
+      // Existing backups: the snapshot's facts and its restore; a sync would write into the production bucket.
+      const restored = input.drill.media;
+      return verdict([
+        [restored !== undefined && restored.restoredFiles === list.files.length && list.files.length === last.media.files, `the restore wrote ${restored?.restoredFiles ?? 0} files, the snapshot lists ${list.files.length} (manifest ${last.media.files})`],
+        [excludedInList.length === 0, `${excludedInList.length} excluded files were backed up`],
+      ], `${last.id}: ${list.files.length} files (${formatBytes(last.media.bytes)}) restored with every SHA-256 checked, ${last.media.excludedFiles} excluded at backup time; ${restored?.detail ?? "no comparison"}; no-change sync not verified here (it would write a snapshot into the production bucket; the rehearsal, pnpm drill, verifies it)`);
+    }
+    const mediaDir = input.source.mediaDir!;
+    const walk = await walkMedia(mediaDir, makeExcludeMatcher(input.config.media.excludes));
     const snapshotPaths = new Set(list.files.map((f) => f.path));
     const sourcePaths = walk.files.map((f) => f.path);
     const missing = sourcePaths.filter((p) => !snapshotPaths.has(p));
-    const excludedInSnapshot = list.files.filter((f) => /(^|\/)(__pycache__\/|\.DS_Store$)|\.pyc$/.test(f.path));
+    const excludedInSnapshot = excludedInList;
     let hashMismatch = 0;
     for (const file of list.files.slice(0, 50)) {
-      const { sha256 } = await hashStream(createReadStream(join(input.target.mediaDir, file.path)));
+      const { sha256 } = await hashStream(createReadStream(join(mediaDir, file.path)));
       if (sha256 !== file.sha256) hashMismatch += 1;
     }
     const again = await backupMedia({
-      storage: input.storage, config: input.config, postgres: input.target.postgres, redis: input.target.redis,
-      mediaDir: input.target.mediaDir, recipients: input.recipients,
+      storage: input.storage, config: input.config, postgres: input.source.postgres!, redis: input.source.redis!,
+      mediaDir, recipients: input.recipients,
     });
     const round2 = snapshots.length >= 2 ? snapshots.at(-1)!.media! : undefined;
     return verdict([
@@ -168,6 +207,8 @@ const backupRetentionPolicyEnforced: OpsCheck = {
 const restorePostgresFromLatestBackup: OpsCheck = {
   name: "test_restore_postgres_from_latest_backup",
   async run(input) {
+    const skip = unconfigured(input, "postgres");
+    if (skip) return skip;
     const recovery = input.drill.recoveries.postgres;
     const newest = latest(input, "postgres");
     const rows = input.drill.smoke.find((s) => s.name === "Row counts");
@@ -183,6 +224,8 @@ const restorePostgresFromLatestBackup: OpsCheck = {
 const restoredDbPassesSmokeChecks: OpsCheck = {
   name: "test_restored_db_passes_smoke_checks",
   async run(input) {
+    const skip = unconfigured(input, "postgres");
+    if (skip) return skip;
     const smoke = input.drill.smoke;
     if (smoke.length === 0) return { status: "failed", detail: input.drill.recoveries.postgres.error ?? "no smoke checks ran" };
     return verdict(smoke.map((s) => [s.passed, `${s.name}: ${s.detail}`] as [boolean, string]), smoke.map((s) => `${s.name} ${s.passed ? "ok" : "FAILED"}`).join(", "));
@@ -195,14 +238,19 @@ const rpoWithinTarget: OpsCheck = {
   async run(input) {
     const { rpo } = input.drill;
     const target = input.config.objectives.rpoMs;
-    if (rpo.measuredLossMs === undefined) {
-      if (input.target.readOnlySource) {
-        // External sources are never written to, so no heartbeat: judge by the newest backup's age.
-        return verdict([[rpo.newestBackupAgeMs <= target, `newest backup was ${formatDuration(rpo.newestBackupAgeMs)} old at the failure`]],
-          `newest backup age ${formatDuration(rpo.newestBackupAgeMs)}, target ${formatDuration(target)}; data loss not measured (the source is read-only: no heartbeat writer)`);
-      }
-      return { status: "failed", detail: "no heartbeat found in the restored database: data loss could not be measured" };
+    const primary = primaryComponent(input);
+    if (!primary) return { status: "failed", detail: "no component to judge: nothing was recovered" };
+    if (input.drill.mode === "existing" || primary !== "postgres") {
+      // The data a real recovery would lose: the restored backup's age at the declared failure.
+      const recovery = input.drill.recoveries[primary];
+      if (!recovery.backupId || !recovery.restoredConsistentAt) return { status: "failed", detail: `no ${primary} backup was restored: ${recovery.error ?? "unknown error"}` };
+      const age = Date.parse(input.drill.failureAt) - Date.parse(recovery.restoredConsistentAt);
+      return verdict([
+        [age >= 0, `restored backup ${recovery.backupId} is dated after the declared failure (${recovery.restoredConsistentAt})`],
+        [age <= target, `restored backup ${recovery.backupId} was ${formatDuration(age)} old at the declared failure`],
+      ], `RPO ${formatDuration(age)}: ${primary} backup ${recovery.backupId} (consistent at ${recovery.restoredConsistentAt}) restored after a failure declared at ${input.drill.failureAt}; target ${formatDuration(target)}; worst case from the schedule ${formatDuration(rpo.worstCaseMs)}`);
     }
+    if (rpo.measuredLossMs === undefined) return { status: "failed", detail: "no heartbeat found in the restored database: data loss could not be measured" };
     return verdict([
       [rpo.measuredLossMs <= target, `measured data loss ${formatDuration(rpo.measuredLossMs)} exceeds ${formatDuration(target)}`],
       [rpo.newestBackupAgeMs <= target, `newest backup was ${formatDuration(rpo.newestBackupAgeMs)} old at the failure`],
@@ -214,7 +262,9 @@ const rpoWithinTarget: OpsCheck = {
 const rtoWithinTarget: OpsCheck = {
   name: "test_rto_within_target_15_minutes",
   async run(input) {
-    const recovery = input.drill.recoveries.postgres;
+    const primary = primaryComponent(input);
+    if (!primary) return { status: "failed", detail: "no component to judge: nothing was recovered" };
+    const recovery = input.drill.recoveries[primary];
     const rto = recovery.rtoMs;
     const target = input.config.objectives.rtoMs;
     // A database that failed its smoke checks is not recovered, however fast it came back.
@@ -228,7 +278,8 @@ const backupEncryptionEnabled: OpsCheck = {
   name: "test_backup_encryption_enabled",
   async run(input) {
     const newest = (["postgres", "redis", "media"] as const).map((c) => latest(input, c)).filter((m): m is BackupManifest => m !== undefined);
-    if (input.recipients.length === 0) return { status: "failed", detail: "no age recipient configured: backups are stored in plaintext" };
+    if (newest.length === 0) return { status: "failed", detail: "there is no complete backup to check" };
+    if (input.recipients.length === 0 && input.identities.length === 0) return { status: "failed", detail: "no age recipient configured: backups are stored in plaintext" };
     const problems: string[] = [];
     for (const manifest of newest) {
       const part = manifest.parts[0]!;
@@ -239,14 +290,15 @@ const backupEncryptionEnabled: OpsCheck = {
     }
     const pg = latest(input, "postgres");
     let cli = "age CLI not run";
-    if (pg && input.config.encryption.identityFile) {
+    const identityFile = input.identityFile;
+    if (pg && identityFile) {
       // The stock age CLI, on the stored object as downloaded: no lock-in to our code.
       const work = await makeTempDir("age-cli");
       try {
         const stored = join(work, "stored.age");
         const plainFile = join(work, "plain.dump");
         await pipeline(await input.storage.get(pg.parts[0]!.key), createWriteStream(stored));
-        await runCommand(findBinary("age"), ["--decrypt", "--identity", input.config.encryption.identityFile, "--output", plainFile, stored], { timeoutMs: 30 * 60_000 });
+        await runCommand(findBinary("age"), ["--decrypt", "--identity", identityFile, "--output", plainFile, stored], { timeoutMs: 30 * 60_000 });
         const { sha256 } = await hashStream(createReadStream(plainFile));
         const handle = await open(plainFile);
         const { buffer } = await handle.read(Buffer.alloc(5), 0, 5, 0);

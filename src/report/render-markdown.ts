@@ -42,25 +42,49 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push("# Disaster Recovery & Backup Status", "");
   lines.push(`**Status**: ${report.overall.mark} ${report.overall.label}  `);
   lines.push(`**Date**: ${report.generatedAt} (written by \`${report.job === "drill" ? "pnpm drill" : "pnpm test:ops"}\`)  `);
-  lines.push(`**Target**: ${d.target.kind} — ${d.target.postgres}; ${d.target.redis}; ${d.target.s3}${d.target.images ? `; images ${Object.values(d.target.images).join(", ")}` : ""}  `);
-  lines.push(`**Scope**: backups (PostgreSQL, Redis, media) to ${d.storageLocation}, restore drill into scratch servers, ${report.opsTests.length} ops tests, DR runbook`, "");
+  lines.push(`**Target**: ${d.target.kind} — ${d.target.postgres}; ${d.target.redis}; ${d.target.s3}${d.target.images ? `; images ${Object.values(d.target.images).join(", ")}` : ""}${d.target.sandbox ? `; restores in ${d.target.sandbox}` : ""}  `);
+  const notConfigured = (["postgres", "redis", "media"] as const).filter((c) => !d.recoveries[c].configured);
+  lines.push(d.mode === "existing"
+    ? `**Scope**: a drill of the backups already in ${d.storageLocation} (none taken, nothing written to the source or the backup prefixes): ${d.components.join(", ") || "no component"} restored into scratch servers, ${report.opsTests.length} ops tests, DR runbook${notConfigured.length ? `; not configured: ${notConfigured.join(", ")}` : ""}`
+    : `**Scope**: backups (PostgreSQL, Redis, media) to ${d.storageLocation}, restore drill into scratch servers, ${report.opsTests.length} ops tests, DR runbook`, "");
   lines.push("Every figure below was measured in this run; nothing is copied from a previous report.", "", "---", "");
 
   lines.push("## Executive Summary", "");
-  const pgBackup = newestOf(d.backups, "postgres");
-  lines.push(`- **Backups**: ${d.backups.length} backups taken in this run (${["postgres", "redis", "media"].map((c) => `${d.backups.filter((b) => b.component === c).length} ${c}`).join(", ")}), all ${d.backups.every((b) => b.encryption.format === "age") ? "age-encrypted" : "NOT all encrypted"}, each with a manifest written last`);
+
+  if (d.mode === "existing") {
+    const drilled = Object.values(d.newest);
+    lines.push(`- **Backups**: none taken; drilled the newest existing ones (${drilled.map((b) => `\`${b.id}\``).join(", ") || "none found"}), ${drilled.every((b) => b.encryption.format === "age") ? "all age-encrypted" : "NOT all encrypted"}`);
+  } else {
+    lines.push(`- **Backups**: ${d.backups.length} backups taken in this run (${["postgres", "redis", "media"].map((c) => `${d.backups.filter((b) => b.component === c).length} ${c}`).join(", ")}), all ${d.backups.every((b) => b.encryption.format === "age") ? "age-encrypted" : "NOT all encrypted"}, each with a manifest written last`);
+  }
   if (d.backupErrors.length) lines.push(`- **Backup failures**: ${d.backupErrors.length} — ${d.backupErrors.join("; ")}`);
-  lines.push(`- **Restore drill**: ${pg.ok ? "restored" : "FAILED to restore"} ${pg.backupId ?? "no backup"} into a scratch server${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.restoredBytes)} database)` : ""}; ${d.smoke.filter((s) => s.passed).length}/${d.smoke.length} smoke checks passed`);
-  lines.push(`- **RPO**: measured data loss ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (target ${formatDuration(o.rpoMs)}); **RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} (target ${formatDuration(o.rtoMs)})`);
-  lines.push(`- **Ops tests**: ${passed}/${report.opsTests.length} passed`);
+  if (!pg.configured) lines.push("- **Restore drill**: PostgreSQL not configured");
+  else lines.push(`- **Restore drill**: ${pg.ok ? "restored" : "FAILED to restore"} ${pg.backupId ?? "no backup"} into a scratch server${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.restoredBytes)} database)` : ""}; ${d.smoke.filter((s) => s.passed).length}/${d.smoke.length} smoke checks passed`);
+  for (const c of ["redis", "media"] as const) {
+    const r = d.recoveries[c];
+    if (d.mode === "existing") lines.push(`- **${c === "redis" ? "Redis" : "Media"}**: ${r.configured ? `${r.ok ? "restored" : "FAILED"} ${r.backupId ?? "no backup"}${r.error && !r.ok ? ` (${r.error})` : ""}` : "not configured"}`);
+  }
+  if (d.mode === "existing") {
+    const age = pg.restoredConsistentAt ? Date.parse(d.failureAt) - Date.parse(pg.restoredConsistentAt) : undefined;
+    lines.push(`- **RPO**: ${pg.configured ? `${formatDuration(age ?? Number.NaN)}, the restored backup's age at the declared failure` : "see the scenarios below"} (target ${formatDuration(o.rpoMs)}); **RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} (target ${formatDuration(o.rtoMs)})`);
+  } else {
+    lines.push(`- **RPO**: measured data loss ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (target ${formatDuration(o.rpoMs)}); **RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} (target ${formatDuration(o.rtoMs)})`);
+  }
+  const neutral = report.opsTests.filter((t) => t.status === "not configured").length;
+  lines.push(`- **Ops tests**: ${passed}/${report.opsTests.length - neutral} passed${neutral ? ` (${neutral} not configured)` : ""}`);
   lines.push(`- **Scenarios**: ${report.scenarios.filter((s) => s.mark === "✅").length}/${report.scenarios.length} meet their targets`, "", "---", "");
 
   lines.push("## Backup Strategy", "");
   const s = d.config.schedule;
-  lines.push(table(["Component", "Frequency", "Retention", "Method", "Storage", "Newest backup (this run)"], [
-    ["**PostgreSQL**", s.postgres.label, formatDuration(s.postgres.retentionMs), `\`pg_dump --format=custom --compress=${d.config.postgres.compressionLevel}\`, streamed, age-encrypted`, d.storageLocation, pgBackup ? `${pgBackup.id} (${formatBytes(pgBackup.storedBytes)})` : "none"],
-    ["**Redis**", s.redis.label, formatDuration(s.redis.retentionMs), "RDB snapshot (BGSAVE awaited, redis-check-rdb), age-encrypted", d.storageLocation, newestOf(d.backups, "redis") ? `${newestOf(d.backups, "redis")!.id} (${formatBytes(newestOf(d.backups, "redis")!.storedBytes)})` : "none"],
-    ["**Media Files**", s.media.label, formatDuration(s.media.retentionMs), `incremental sync, content-addressed, snapshot per run; excludes ${d.config.media.excludes.map((e) => `\`${e}\``).join(" ")}`, d.storageLocation, newestOf(d.backups, "media") ? `${newestOf(d.backups, "media")!.id} (${newestOf(d.backups, "media")!.media?.files} files)` : "none"],
+  const newestCell = (c: "postgres" | "redis" | "media", extra: (b: BackupManifest) => string) => {
+    if (!d.recoveries[c].configured) return "not configured";
+    const b = d.newest[c] ?? newestOf(d.backups, c);
+    return b ? `${b.id} (${extra(b)})` : "none";
+  };
+  lines.push(table(["Component", "Frequency", "Retention", "Method", "Storage", "Newest backup"], [
+    ["**PostgreSQL**", s.postgres.label, formatDuration(s.postgres.retentionMs), `\`pg_dump --format=custom --compress=${d.config.postgres.compressionLevel}\`, streamed, age-encrypted`, d.storageLocation, newestCell("postgres", (b) => formatBytes(b.storedBytes))],
+    ["**Redis**", s.redis.label, formatDuration(s.redis.retentionMs), "RDB snapshot (BGSAVE awaited, redis-check-rdb), age-encrypted", d.storageLocation, newestCell("redis", (b) => formatBytes(b.storedBytes))],
+    ["**Media Files**", s.media.label, formatDuration(s.media.retentionMs), `incremental sync, content-addressed, snapshot per run; excludes ${d.config.media.excludes.map((e) => `\`${e}\``).join(" ")}`, d.storageLocation, newestCell("media", (b) => `${b.media?.files} files`)],
   ]), "");
   const total = d.storageBytes.total;
   const price = d.config.report.pricePerGbMonth;
@@ -76,9 +100,11 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push("## RPO/RTO Targets", "");
   lines.push(table(["Scenario", "RPO (Data Loss)", "RTO (Recovery Time)", "Measured", "Status"],
     report.scenarios.map((r) => [`**${r.scenario}**`, r.rpoTarget, r.rtoTarget, r.measured, `${r.mark} ${r.status}`])), "");
-  lines.push(`**Overall Assessment**: **${report.scenarios.filter((r) => r.mark === "✅").length}/${report.scenarios.length} scenarios meet targets**  `);
+  const applicable = report.scenarios.filter((r) => r.mark !== "➖");
+  lines.push(`**Overall Assessment**: **${applicable.filter((r) => r.mark === "✅").length}/${applicable.length} scenarios meet targets**${applicable.length < report.scenarios.length ? ` (${report.scenarios.length - applicable.length} not configured)` : ""}  `);
   lines.push(`**Worst-case RPO** from the schedule: ${formatDuration(d.rpo.worstCaseMs)} (backup every ${formatDuration(s.postgres.intervalMs)} + measured backup duration)  `);
-  lines.push(`**Newest backup age at the failure**: ${formatDuration(d.rpo.newestBackupAgeMs)}; **measured data loss**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (${d.rpo.lostRows ?? "?"} of ${d.heartbeatRows} heartbeat rows written to the source were not in the restore)`, "", "---", "");
+  if (d.mode === "existing") lines.push(`**Restored backup's age at the failure** (the RPO of these backups): ${formatDuration(d.rpo.newestBackupAgeMs)}; data loss is not measured by heartbeats here (a team's source is only read)`, "", "---", "");
+  else lines.push(`**Newest backup age at the failure**: ${formatDuration(d.rpo.newestBackupAgeMs)}; **measured data loss**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (${d.rpo.lostRows ?? "?"} of ${d.heartbeatRows} heartbeat rows written to the source were not in the restore)`, "", "---", "");
 
   lines.push("## Restore Drill Results", "");
   lines.push("### Test Scenario: Complete Database Restore", "");
@@ -98,11 +124,16 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push("", "#### Smoke Checks", "");
   lines.push(table(["Check", "Result", "Detail", "Time"], d.smoke.map((c) => [c.name, c.passed ? "✅ PASS" : "❌ FAIL", c.detail, formatDuration(c.durationMs)])), "");
   lines.push(`**Total RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} ${pg.rtoMs !== undefined && pg.rtoMs <= o.rtoMs ? "✅" : "❌"} (target: <${formatDuration(o.rtoMs)})  `);
-  lines.push(`**RPO**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (newest heartbeat in the restore ${d.restoredLastHeartbeat ?? "none"}, failure at ${d.failureAt})`, "");
+  if (d.mode === "existing") lines.push(`**RPO**: ${formatDuration(d.rpo.newestBackupAgeMs)} (backup consistent at ${pg.restoredConsistentAt ?? "n/a"}, failure declared at ${d.failureAt})`, "");
+  else lines.push(`**RPO**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (newest heartbeat in the restore ${d.restoredLastHeartbeat ?? "none"}, failure at ${d.failureAt})`, "");
 
   lines.push("### Redis and Media Recovery", "");
   for (const component of ["redis", "media"] as const) {
     const r = d.recoveries[component];
+    if (!r.configured) {
+      lines.push(`**${component === "redis" ? "Redis" : "Media"}**: ➖ not configured`, "");
+      continue;
+    }
     lines.push(`**${component === "redis" ? "Redis" : "Media"}** (${r.backupId ?? "no backup"}): ${r.ok ? "✅" : "❌"} RTO ${formatDuration(r.rtoMs ?? Number.NaN)}${r.error ? ` — ${r.error}` : ""}`, "");
     lines.push(table(["Step", "Duration", "Result"], r.steps.map((step) => [step.name, formatDuration(step.durationMs), step.detail])), "");
   }
@@ -112,11 +143,12 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push(`### Test Summary (${report.opsTests.length} tests, ${report.opsSource})`, "");
   const totalMs = report.opsTests.reduce((a, t) => a + t.durationMs, 0);
   lines.push(table(["Test", "Pass", "Runtime", "Facts"], [
-    ...report.opsTests.map((t) => [`\`${t.name}\``, t.status === "passed" ? "✅" : t.status === "failed" ? "❌" : "⚠️ not verified", formatDuration(t.durationMs), t.detail]),
+    ...report.opsTests.map((t) => [`\`${t.name}\``, t.status === "passed" ? "✅" : t.status === "failed" ? "❌" : t.status === "not configured" ? "➖ not configured" : "⚠️ not verified", formatDuration(t.durationMs), t.detail]),
     ["**TOTAL**", `**${passed}/${report.opsTests.length}**`, `**${formatDuration(totalMs)}**`, ""],
   ]), "", "---", "");
 
   lines.push("## Backups Taken in This Run", "");
+  if (d.mode === "existing") lines.push("None: this run drilled the existing backups and wrote nothing into the source or the backup prefixes.", "");
   lines.push(table(["Backup", "Stored", "Took", "Consistent at", "SHA-256 (stored)"], d.backups.map((b) => [
     `\`${b.id}\``, formatBytes(b.storedBytes), formatDuration(d.backupDurations[b.id] ?? Number.NaN), b.consistentAt, `\`${b.parts[0]?.sha256.slice(0, 16)}…\``,
   ])), "");

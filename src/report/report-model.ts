@@ -3,7 +3,8 @@ import type { DrillResult } from "../drill/drill-result.ts";
 import type { OpsTestResult } from "../ops/ops-check.ts";
 import type { HistoryPoint } from "./history.ts";
 
-export type Mark = "✅" | "❌" | "⚠️";
+/** ✅ meets, ❌ breached, ⚠️ not verified, ➖ not configured (neutral). */
+export type Mark = "✅" | "❌" | "⚠️" | "➖";
 
 /** One row of the RPO/RTO scenario table. */
 export interface ScenarioRow {
@@ -13,6 +14,12 @@ export interface ScenarioRow {
   measured: string;
   mark: Mark;
   status: string;
+  /** The measured recovery point and time, ms, when measured (for metrics and trends). */
+  rpoMs?: number;
+  rtoMs?: number;
+  /** The objectives, ms (rpoTarget/rtoTarget are their display). */
+  rpoTargetMs?: number;
+  rtoTargetMs?: number;
 }
 
 /** Everything the DR status report shows; rendered to Markdown and JSON. */

@@ -1,7 +1,8 @@
-import type { S3Endpoint } from "../targets/target.ts";
+import type { S3Endpoint } from "./s3-endpoint.ts";
 import { S3Storage } from "./s3/s3-storage.ts";
 
 export type * from "./storage.ts";
+export type { S3Endpoint } from "./s3-endpoint.ts";
 export { compareKeys, validateKey } from "./storage-key.ts";
 export { normalizeMetadata } from "./storage-metadata.ts";
 export { LocalStorage } from "./local/local-storage.ts";

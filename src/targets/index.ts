@@ -4,4 +4,8 @@ export { startNativeTarget, NATIVE_SOURCE_DATABASE, type NativeTarget } from "./
 export { startNativePostgres, postgresOsUser } from "./native/native-postgres.ts";
 export { startNativeRedis } from "./native/native-redis.ts";
 export { startNativeS3 } from "./native/native-s3.ts";
-export { startExternalTarget } from "./external/external-target.ts";
+export * from "./source.ts";
+export * from "./sandbox.ts";
+export { externalSource, assertConfigured, assertSourceReachable } from "./external/external-source.ts";
+export { startNativeSandbox } from "./native/native-sandbox.ts";
+export { openSandbox } from "./open-sandbox.ts";

@@ -1,41 +1,9 @@
 import type { TargetKind } from "../config/index.ts";
-import type { StorageCapabilities } from "../storage/storage.ts";
+import type { PostgresEndpoint, RedisEndpoint } from "../clients/endpoints.ts";
+import type { S3Endpoint } from "../storage/s3-endpoint.ts";
 
-/** How to reach a PostgreSQL server. The password travels only in env (PGPASSWORD). */
-export interface PostgresEndpoint {
-  host: string;
-  port: number;
-  user: string;
-  /** Kept out of argv, logs and reports; passed to tools as PGPASSWORD. */
-  password: string | undefined;
-  /** The database backups are taken from (the source) or connected to by default. */
-  database: string;
-}
-
-/** How to reach a Redis server. */
-export interface RedisEndpoint {
-  host: string;
-  port: number;
-  /** Passed to redis-cli as REDISCLI_AUTH, never argv. */
-  password: string | undefined;
-  /** The server's working directory when it is on this machine (dump.rdb lives there). */
-  localDataDir: string | undefined;
-}
-
-/** An S3 bucket location with what the client needs to reach it. */
-export interface S3Endpoint {
-  /** Custom endpoint URL (fauxqs, LocalStack, MinIO); undefined means AWS. */
-  endpoint: string | undefined;
-  region: string;
-  bucket: string;
-  /** Key prefix, '' or ending in '/'. */
-  prefix: string;
-  /** Static credentials for local servers; undefined means the SDK's standard chain. */
-  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-  forcePathStyle: boolean;
-  /** What this endpoint supports, as far as the target knows before probing. */
-  capabilities: Partial<StorageCapabilities>;
-}
+// Endpoint types live with the clients and the storage; re-exported for existing callers.
+export type { PostgresEndpoint, RedisEndpoint, S3Endpoint };
 
 /** A PostgreSQL server this process started and will stop. */
 export interface StartedPostgres extends AsyncDisposable {
@@ -66,14 +34,33 @@ export interface TargetDescription {
   s3: string;
   /** Images, for the containers target. */
   images?: Record<string, string>;
+  /** Where restores were proven, when not the target's own scratch servers. */
+  sandbox?: string;
+}
+
+/** What a scratch PostgreSQL must be able to restore: a dump of this server major. */
+export interface ScratchPostgresOptions {
+  /** The source server's major version recorded in the backup's manifest. */
+  major?: number;
+}
+
+/** Where restores are proven: fresh, empty servers that are never the source. */
+export interface ScratchServers {
+  /** A fresh, empty PostgreSQL server to restore into (refused, naming both versions, when it cannot read a dump of `major`). */
+  startScratchPostgres(options?: ScratchPostgresOptions): Promise<StartedPostgres>;
+  /** A fresh Redis server loading the given RDB file. */
+  startScratchRedis(rdbFile: string): Promise<StartedRedis>;
 }
 
 /**
- * A started target: the source servers (PostgreSQL, Redis, media folder), the S3 bucket
- * backups go to, and a way to start scratch servers for restores. Disposing it stops
- * everything it started and removes its temporary folders.
+ * A started rehearsal target (native or containers): it provides all three parts of the
+ * model at once, the source servers (PostgreSQL, Redis, media folder) it seeds and breaks,
+ * the S3 endpoint of the repository, and the sandbox's scratch servers. Disposing it stops
+ * everything it started and removes its temporary folders. A team's own production is not
+ * a StartedTarget: it is an external Source plus a Repository plus a Sandbox, opened
+ * separately by each command as it needs them (see source.ts, sandbox.ts, repository/).
  */
-export interface StartedTarget extends AsyncDisposable {
+export interface StartedTarget extends ScratchServers, AsyncDisposable {
   kind: TargetKind;
   postgres: PostgresEndpoint;
   redis: RedisEndpoint;
@@ -82,10 +69,6 @@ export interface StartedTarget extends AsyncDisposable {
   s3: S3Endpoint;
   /** True when the source servers belong to someone else: never written to. */
   readOnlySource: boolean;
-  /** A fresh, empty PostgreSQL server to restore into. */
-  startScratchPostgres(): Promise<StartedPostgres>;
-  /** A fresh Redis server loading the given RDB file. */
-  startScratchRedis(rdbFile: string): Promise<StartedRedis>;
   describe(): TargetDescription;
   stop(): Promise<void>;
 }

@@ -1,11 +1,13 @@
-import { COMPONENTS, type ComponentName, formatBytes, formatDuration } from "../../config/index.ts";
+import { formatBytes, formatDuration } from "../../config/index.ts";
 import { applyRetention, planComponentRetention, resolveRecipients, runBackup, type BackupContext } from "../../components/index.ts";
 import { isSeeded, seedSource } from "../../drill/seed-source.ts";
-import { DrError } from "../../errors/index.ts";
+import { messageOf } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import { addSecrets, say } from "../output.ts";
+import { pruneAttempts, recordAttemptStart } from "../../status/index.ts";
+import { assertSourceReachable } from "../../targets/index.ts";
+import { say } from "../output.ts";
 import { bytesStatus, runWithProgress } from "../progress.ts";
-import { openSession, sessionSecrets } from "../session.ts";
+import { openBackupSession, parseComponentList } from "../session.ts";
 
 export interface BackupCommandOptions {
   target?: string;
@@ -13,50 +15,49 @@ export interface BackupCommandOptions {
   prune?: boolean;
 }
 
-/** Parse `postgres|redis|media|all` into components. */
-export function parseComponents(value: string | undefined, allowAll = true): ComponentName[] {
-  if (value === undefined || (allowAll && value === "all")) return [...COMPONENTS];
-  if ((COMPONENTS as readonly string[]).includes(value)) return [value as ComponentName];
-  throw new DrError("CONFIG_INVALID", `unable to parse component '${value}': expected ${COMPONENTS.join(", ")}${allowAll ? " or all" : ""}`, { exitCode: 2 });
-}
+/** Parse `postgres|redis|media|all` into components (kept for callers of the old name). */
+export const parseComponents = parseComponentList;
 
 /**
- * `dr-drill backup <component|all>`: each component backed up in turn (a failure does not
- * stop the others, but fails the command); with --prune, retention runs only when every
- * backup succeeded.
+ * `dr-drill backup <component|all>`: each configured component backed up in turn (a
+ * failure does not stop the others, but fails the command), every attempt recorded in the
+ * bucket for `status`; with --prune, retention runs only when every backup succeeded.
  */
 export async function backupCommand(which: string, options: BackupCommandOptions): Promise<number> {
-  const components = parseComponents(which);
-  let recipients: string[] = [];
-  await using session = await openSession({
-    target: options.target,
-    persistent: true,
-    beforeStart: (config) => {
-      recipients = resolveRecipients(config, Boolean(options.allowUnencrypted));
-    },
-  });
-  addSecrets(await sessionSecrets(session));
-  await session.storage.check();
-  if (session.target.kind === "native" && !(await isSeeded(session.target))) {
+  await using session = await openBackupSession({ target: options.target, which });
+  const { config, source, repository, components } = session;
+  // The repository's recipients include those of a configured identity file (or the workspace key).
+  const recipients = resolveRecipients({ ...config, encryption: { ...config.encryption, recipients: repository.recipients } }, Boolean(options.allowUnencrypted));
+  await repository.storage.check();
+  if (session.workspace && !(await isSeeded(session.workspace))) {
     say("Seeding the embedded servers with the DeltaCrown fixtures (first run of this workspace)...");
-    await seedSource(session.target, session.config);
+    await seedSource(session.workspace, config);
   }
   const manifests: BackupManifest[] = [];
   const errors = await runWithProgress(
     components.map((component) => ({
       title: `Back up ${component}`,
       run: async (_ctx: object, update: (s: string) => void) => {
-        const started = performance.now();
-        const ctx: BackupContext = {
-          storage: session.storage,
-          config: session.config,
-          postgres: session.target.postgres,
-          redis: session.target.redis,
-          mediaDir: session.target.mediaDir,
-          recipients,
-          onProgress: (_step, bytes) => update(bytesStatus("uploaded", bytes, started)),
-        };
-        manifests.push(await runBackup(component, ctx));
+        const attempt = await recordAttemptStart(repository.storage, component);
+        try {
+          await assertSourceReachable(source, [component]);
+          const started = performance.now();
+          const ctx: BackupContext = {
+            storage: repository.storage,
+            config,
+            postgres: source.postgres!,
+            redis: source.redis!,
+            mediaDir: source.mediaDir!,
+            recipients,
+            onProgress: (_step, bytes) => update(bytesStatus("uploaded", bytes, started)),
+          };
+          const manifest = await runBackup(component, ctx);
+          manifests.push(manifest);
+          await attempt.finish({ backupId: manifest.id });
+        } catch (error) {
+          await attempt.finish({ error: messageOf(error) });
+          throw error;
+        }
       },
     })),
     {},
@@ -71,9 +72,10 @@ export async function backupCommand(which: string, options: BackupCommandOptions
   }
   if (options.prune) {
     for (const component of components) {
-      const plan = await planComponentRetention(session.storage, component, session.config.schedule[component]);
-      const { deletedObjects, deletedBytes, orphanNote } = await applyRetention(session.storage, plan);
-      say(`prune ${component}: kept ${plan.kept.length}, deleted ${plan.deletions.length} backups (${deletedObjects} objects, ${formatBytes(deletedBytes)})${orphanNote ? `; ${orphanNote}` : ""}`);
+      const plan = await planComponentRetention(repository.storage, component, config.schedule[component]);
+      const { deletedObjects, deletedBytes, orphanNote } = await applyRetention(repository.storage, plan);
+      const attempts = await pruneAttempts(repository.storage, component, config.schedule[component].retentionMs);
+      say(`prune ${component}: kept ${plan.kept.length}, deleted ${plan.deletions.length} backups (${deletedObjects} objects, ${formatBytes(deletedBytes)})${attempts ? `, ${attempts} old attempt records` : ""}${orphanNote ? `; ${orphanNote}` : ""}`);
     }
   }
   return 0;

@@ -1,134 +1,84 @@
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { generateIdentity, identityToRecipient } from "age-encryption";
-import { formatDuration, type DrConfig } from "../../config/index.ts";
-import { readIdentityFile } from "../../crypto/age.ts";
+import { configuredComponents, formatDuration, type DrConfig } from "../../config/index.ts";
 import type { DrillResult } from "../../drill/drill-result.ts";
-import { runDrill, type DrillOptions } from "../../drill/run-drill.ts";
+import { runDrillOn, setUpDrill } from "../../drill/rehearsal-setup.ts";
+import { runExistingDrill } from "../../drill/run-existing-drill.ts";
 import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
-import { runOpsChecks, type OpsInput } from "../../ops/index.ts";
-import { writeReport } from "../../report/index.ts";
-import { createStorage, S3Storage } from "../../storage/index.ts";
-import { startTarget } from "../../targets/index.ts";
+import { opsInputFor, opsInputForExisting } from "../../ops/ops-input.ts";
+import { runOpsChecks, type OpsTestResult } from "../../ops/index.ts";
+import { openRepository, workspaceDir } from "../../repository/index.ts";
+import { drillMetrics, writeReport } from "../../report/index.ts";
+import { writeTextfile } from "../../status/index.ts";
+import { externalSource, openSandbox, type Source } from "../../targets/index.ts";
+import { join } from "node:path";
 import { addSecrets, say } from "../output.ts";
 import { printSteps } from "../progress.ts";
 import { loadCommandConfig } from "../session.ts";
 
-/** Keys for a drill: the configured ones, or a fresh key pair for this run (0600, removed afterwards). */
-export async function resolveDrillKeys(config: DrConfig, workDir: string): Promise<{ config: DrConfig; identities: string[]; keySource: string }> {
-  if (config.encryption.identityFile) {
-    const identities = await readIdentityFile(config.encryption.identityFile);
-    const recipients = config.encryption.recipients.length ? config.encryption.recipients : await Promise.all(identities.map((i) => identityToRecipient(i)));
-    return { config: { ...config, encryption: { ...config.encryption, recipients } }, identities, keySource: `DR_AGE_IDENTITY_FILE (${config.encryption.identityFile})` };
-  }
-  if (config.encryption.recipients.length) {
-    return { config, identities: [], keySource: "DR_AGE_RECIPIENTS without an identity file: restores cannot decrypt" };
-  }
-  const identity = await generateIdentity();
-  const file = join(workDir, "drill-identity.txt");
-  await writeFile(file, `${identity}\n`, { mode: 0o600 });
-  const recipient = await identityToRecipient(identity);
-  return {
-    config: { ...config, encryption: { ...config.encryption, recipients: [recipient], identityFile: file } },
-    identities: [identity],
-    keySource: "a key pair generated for this drill (no DR_AGE_RECIPIENTS configured)",
-  };
+export interface DrillCommandOptions {
+  target?: string;
+  keep?: boolean;
+  existing?: boolean;
+  prometheus?: string;
 }
 
-/** Everything a drill job needs, started; stop() cleans it all up. */
-export interface DrillSetup {
-  config: DrConfig;
-  identities: string[];
-  keySource: string;
-  target: Awaited<ReturnType<typeof startTarget>>;
-  storage: S3Storage;
-  stop(): Promise<void>;
-}
-
-/** Load config, make keys, start the (throwaway) target and its storage. */
-export async function setUpDrill(targetOverride?: string): Promise<DrillSetup> {
-  const loaded = await loadCommandConfig(targetOverride);
-  const work = await makeTempDir("drill");
-  try {
-    const keys = await resolveDrillKeys(loaded, work);
-    const target = await startTarget(keys.config, { persistent: false });
-    const storage = createStorage(target.s3);
-    try {
-      await storage.check();
-      await storage.probeCapabilities();
-    } catch (error) {
-      await target.stop();
-      throw error;
-    }
-    addSecrets([target.postgres.password, target.redis.password, ...keys.identities]);
-    return {
-      ...keys,
-      target,
-      storage,
-      stop: async () => {
-        storage.client.destroy();
-        await target.stop();
-        await removeTempDir(work);
-      },
-    };
-  } catch (error) {
-    await removeTempDir(work);
-    throw error;
-  }
-}
-
-/** Run the drill on a set-up target (extra options: fault injection, --keep, a listener). */
-export async function runDrillOn(setup: DrillSetup, extra: Partial<DrillOptions> = {}): Promise<DrillResult> {
-  return await runDrill({
-    config: setup.config,
-    target: setup.target,
-    storage: setup.storage,
-    recipients: setup.config.encryption.recipients,
-    identities: setup.identities,
-    keySource: setup.keySource,
-    ...extra,
-  });
-}
-
-/** What the ops checks get from a drill setup and its result. */
-export function opsInputFor(setup: DrillSetup, drill: DrillResult, overrides: Partial<OpsInput> = {}): OpsInput {
-  return {
-    drill,
-    config: setup.config,
-    target: setup.target,
-    storage: setup.storage,
-    identities: setup.identities,
-    recipients: setup.config.encryption.recipients,
-    scratchStorage: (prefix) => new S3Storage({ ...setup.target.s3, prefix: `${setup.target.s3.prefix}${prefix}` }),
-    ...overrides,
-  };
+/** Print the ops results, write the report (and the textfile), and return the exit code. */
+async function finish(config: DrConfig, drill: DrillResult, opsTests: OpsTestResult[], opsSource: string, secrets: (string | undefined)[], prometheus: string | undefined): Promise<number> {
+  for (const t of opsTests) say(`  ${t.status === "passed" ? "✔" : t.status === "failed" ? "✖" : t.status === "not configured" ? "–" : "⚠"} ${t.name} (${formatDuration(t.durationMs)}): ${t.detail}`);
+  const { report, markdownPath } = await writeReport({ dir: config.report.dir, job: "drill", drill, opsTests, opsSource, secrets });
+  if (prometheus) await writeTextfile(prometheus, drillMetrics(report));
+  say(`${report.overall.mark} ${report.overall.label}`);
+  for (const row of report.scenarios) say(`  ${row.mark} ${row.scenario}: ${row.measured}`);
+  say(`Report written to ${markdownPath}`);
+  return report.overall.breached.length ? 1 : 0;
 }
 
 /**
- * `pnpm drill`: seed -> backup -> declared failure -> restore -> smoke checks ->
- * measurements -> ops checks -> reports/DR_STATUS.md. Exits 1 when a target is breached.
+ * The rehearsal (`pnpm drill`): seed -> backup -> declared failure -> restore -> smoke
+ * checks -> measurements -> ops checks -> reports/DR_STATUS.md, on throwaway servers.
  */
-export async function drillCommand(options: { target?: string; keep?: boolean }): Promise<number> {
+async function rehearse(options: DrillCommandOptions): Promise<number> {
   const setup = await setUpDrill(options.target);
+  addSecrets([setup.target.postgres.password, setup.target.redis.password, ...setup.identities]);
   try {
     say(`Drill on target '${setup.target.kind}': ${setup.target.describe().postgres}`);
     const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep });
     say("Running the ops checks (the reference's ten, then immutability) on the drill's results...");
     const opsTests = await runOpsChecks(opsInputFor(setup, drill));
-    for (const t of opsTests) say(`  ${t.status === "passed" ? "✔" : t.status === "failed" ? "✖" : "⚠"} ${t.name} (${formatDuration(t.durationMs)}): ${t.detail}`);
-    const { report, markdownPath } = await writeReport({
-      dir: setup.config.report.dir,
-      job: "drill",
-      drill,
-      opsTests,
-      opsSource: "checked by `pnpm drill` on this run's backups and restores",
-      secrets: [setup.target.postgres.password, setup.target.redis.password, ...setup.identities],
-    });
-    say(`${report.overall.mark} ${report.overall.label}`);
-    say(`RPO: measured loss ${formatDuration(drill.rpo.measuredLossMs ?? Number.NaN)} (target ${formatDuration(setup.config.objectives.rpoMs)}); RTO: ${formatDuration(drill.recoveries.postgres.rtoMs ?? Number.NaN)} (target ${formatDuration(setup.config.objectives.rtoMs)})`);
-    say(`Report written to ${markdownPath}`);
-    return report.overall.breached.length ? 1 : 0;
+    return await finish(setup.config, drill, opsTests, "checked by `pnpm drill` on this run's backups and restores", [setup.target.postgres.password, setup.target.redis.password, ...setup.identities], options.prometheus);
   } finally {
     await setup.stop();
   }
+}
+
+/**
+ * A drill of the backups that exist: takes no backup and writes nothing into the source
+ * or the repository's backup prefixes. The external target always drills this way; on the
+ * native workspace `--existing` drills what `dr-drill backup` stored there.
+ */
+async function drillExisting(config: DrConfig, options: DrillCommandOptions): Promise<number> {
+  const source: Source = config.target === "external"
+    ? externalSource(config)
+    : { kind: config.target, postgres: undefined, redis: undefined, mediaDir: join(workspaceDir(config), "media"), writable: false };
+  addSecrets([source.postgres?.password, source.redis?.password]);
+  await using repository = await openRepository(config);
+  addSecrets(repository.identities);
+  await repository.storage.check();
+  await using sandbox = await openSandbox(config);
+  const scratch = await makeTempDir("ops-scratch");
+  try {
+    say(`Drill of the existing backups in ${repository.describe()} (sandbox: ${sandbox.describe()})`);
+    const drill = await runExistingDrill({ config, repository, sandbox, source, components: configuredComponents(config), listener: printSteps("  "), keep: options.keep });
+    say("Running the ops checks on the existing backups...");
+    const opsTests = await runOpsChecks(opsInputForExisting(config, repository, source, drill, scratch));
+    return await finish(config, drill, opsTests, "checked by `dr-drill drill` on the existing backups (none taken)", [source.postgres?.password, source.redis?.password, ...repository.identities], options.prometheus);
+  } finally {
+    await removeTempDir(scratch);
+  }
+}
+
+/** `dr-drill drill`: a rehearsal on the embedded or container servers, or a drill of existing backups (external target, --existing). Exits 1 when a target is breached. */
+export async function drillCommand(options: DrillCommandOptions): Promise<number> {
+  const config = await loadCommandConfig(options.target);
+  if (config.target === "external" || options.existing) return await drillExisting(config, options);
+  return await rehearse(options);
 }

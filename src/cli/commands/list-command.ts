@@ -1,36 +1,50 @@
-import { formatBytes } from "../../config/index.ts";
+import { configuredComponents, formatBytes } from "../../config/index.ts";
 import { listBackups, type BackupEntry } from "../../manifest/index.ts";
 import { formatTable, say } from "../output.ts";
-import { openSession } from "../session.ts";
-import { parseComponents } from "./backup-command.ts";
+import { componentsToRead, openRepositorySession } from "../session.ts";
 
-/** `dr-drill list [component] [--json]`: every backup folder with its status. */
+/**
+ * `dr-drill list [component] [--json]`: every backup folder with its status, read from the
+ * repository alone (works while the source is down). A component that is not configured
+ * and has no backups shows as "not configured".
+ */
 export async function listCommand(which: string | undefined, options: { target?: string; json?: boolean }): Promise<number> {
-  const components = parseComponents(which);
-  await using session = await openSession({ target: options.target, persistent: true });
-  await session.storage.check();
+  await using session = await openRepositorySession({ target: options.target });
+  const { storage } = session.repository;
+  await storage.check();
+  const configured = configuredComponents(session.config);
+  const components = which === undefined ? (["postgres", "redis", "media"] as const) : componentsToRead(session.config, which);
   const entries: BackupEntry[] = [];
-  for (const component of components) entries.push(...(await listBackups(session.storage, component)));
+  const notConfigured: string[] = [];
+  for (const component of components) {
+    const found = await listBackups(storage, component);
+    entries.push(...found);
+    if (found.length === 0 && !configured.includes(component)) notConfigured.push(component);
+  }
   if (options.json) {
-    say(JSON.stringify(entries.map((e) => ({
-      id: e.id,
-      component: e.component,
-      status: e.status,
-      startedAt: e.date.toISOString(),
-      finishedAt: e.manifest?.finishedAt,
-      storedBytes: e.manifest?.storedBytes ?? e.bytes,
-      encrypted: e.manifest ? e.manifest.encryption.format === "age" : undefined,
-      sha256: e.manifest?.parts[0]?.sha256,
-    })), null, 2));
+    say(JSON.stringify([
+      ...entries.map((e) => ({
+        id: e.id,
+        component: e.component,
+        status: e.status,
+        startedAt: e.date.toISOString(),
+        finishedAt: e.manifest?.finishedAt,
+        storedBytes: e.manifest?.storedBytes ?? e.bytes,
+        encrypted: e.manifest ? e.manifest.encryption.format === "age" : undefined,
+        sha256: e.manifest?.parts[0]?.sha256,
+        problem: e.problem,
+      })),
+      ...notConfigured.map((component) => ({ component, status: "not configured" })),
+    ], null, 2));
     return 0;
   }
-  if (entries.length === 0) {
-    say(`No backups in ${session.storage.location}.`);
-    return 0;
+  if (entries.length === 0) say(`No backups in ${storage.location}.`);
+  else {
+    say(formatTable(
+      ["ID", "STATUS", "STORED", "ENCRYPTED", "FINISHED"],
+      entries.map((e) => [e.id, e.status, formatBytes(e.manifest?.storedBytes ?? e.bytes), e.manifest ? (e.manifest.encryption.format === "age" ? "yes" : "NO") : "-", e.manifest?.finishedAt ?? "-"]),
+    ));
   }
-  say(formatTable(
-    ["ID", "STATUS", "STORED", "ENCRYPTED", "FINISHED"],
-    entries.map((e) => [e.id, e.status, formatBytes(e.manifest?.storedBytes ?? e.bytes), e.manifest ? (e.manifest.encryption.format === "age" ? "yes" : "NO") : "-", e.manifest?.finishedAt ?? "-"]),
-  ));
+  for (const component of notConfigured) say(`${component}: not configured`);
   return 0;
 }

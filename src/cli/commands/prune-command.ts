@@ -1,22 +1,24 @@
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import { applyRetention, planComponentRetention } from "../../components/index.ts";
+import { pruneAttempts } from "../../status/index.ts";
 import { say } from "../output.ts";
-import { openSession } from "../session.ts";
-import { parseComponents } from "./backup-command.ts";
+import { componentsToRead, openRepositorySession } from "../session.ts";
 
-/** `dr-drill prune [component] [--dry-run]`: apply retention; the newest good backup always stays. */
+/** `dr-drill prune [component] [--dry-run]`: apply retention from the repository alone; the newest good backup always stays. */
 export async function pruneCommand(which: string | undefined, options: { target?: string; dryRun?: boolean }): Promise<number> {
-  await using session = await openSession({ target: options.target, persistent: true });
-  await session.storage.check();
-  for (const component of parseComponents(which)) {
+  await using session = await openRepositorySession({ target: options.target });
+  const { storage } = session.repository;
+  await storage.check();
+  for (const component of componentsToRead(session.config, which)) {
     const policy = session.config.schedule[component];
     // Only a dry run lists unreferenced media objects up front: applying finds them under the media lock.
-    const plan = await planComponentRetention(session.storage, component, policy, new Date(), { previewOrphans: options.dryRun });
+    const plan = await planComponentRetention(storage, component, policy, new Date(), { previewOrphans: options.dryRun });
     say(`${component}: retention ${formatDuration(policy.retentionMs)}, keep ${plan.kept.length}, delete ${plan.deletions.length}${plan.orphanObjects.length ? ` (+${plan.orphanObjects.length} unreferenced media objects)` : ""}${plan.orphanNote ? ` — ${plan.orphanNote}` : ""}`);
     for (const d of plan.deletions) say(`  ${options.dryRun ? "would delete" : "delete"} ${d.id} (${formatBytes(d.bytes)}): ${d.reason}`);
     if (!options.dryRun) {
-      const { deletedObjects, deletedBytes, orphansDeleted, orphanNote } = await applyRetention(session.storage, plan);
-      say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}${orphansDeleted ? ` (${orphansDeleted} of them unreferenced media objects)` : ""}`);
+      const { deletedObjects, deletedBytes, orphansDeleted, orphanNote } = await applyRetention(storage, plan);
+      const attempts = await pruneAttempts(storage, component, policy.retentionMs);
+      say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}${orphansDeleted ? ` (${orphansDeleted} of them unreferenced media objects)` : ""}${attempts ? `; ${attempts} attempt records older than the retention` : ""}`);
       if (orphanNote) say(`  ${orphanNote}`);
     }
   }

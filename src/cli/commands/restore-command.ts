@@ -1,22 +1,23 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { describePostgres, parsePostgresUrl } from "../../clients/index.ts";
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import { restoreMedia, restorePostgres, restoreRedisToDir } from "../../components/index.ts";
 import { StepRecorder } from "../../drill/step-recorder.ts";
 import { DrError } from "../../errors/index.ts";
 import { findLatestBackup, readManifest, type BackupManifest } from "../../manifest/index.ts";
+import { workspaceDir } from "../../repository/index.ts";
 import type { Storage } from "../../storage/storage.ts";
-import type { PostgresEndpoint } from "../../targets/target.ts";
+import { externalSource, NATIVE_SOURCE_DATABASE, startNativePostgres, type PostgresEndpoint, type StartedPostgres } from "../../targets/index.ts";
 import { addSecrets, say } from "../output.ts";
 import { printSteps } from "../progress.ts";
-import { openSession, sessionSecrets } from "../session.ts";
-import { parseComponents } from "./backup-command.ts";
+import { openRepositorySession, parseComponentList } from "../session.ts";
 
 export interface RestoreCommandOptions {
   target?: string;
   latest?: boolean;
   backup?: string;
   into?: string;
+  replace?: boolean;
 }
 
 /** The backup a restore/verify names: --backup ID, else the newest complete one. */
@@ -31,34 +32,35 @@ export async function pickBackup(storage: Storage, component: BackupManifest["co
 
 /**
  * Where to restore PostgreSQL: a URL without a password (argv is public); the password is
- * the target's own for its server, else PGPASSWORD from the environment. A URL with no
- * host (`postgres:///NAME`) means the target's own server (the embedded one's port changes
- * every run).
+ * PGPASSWORD from the environment, or the embedded workspace's own for its server. A URL
+ * with no host (`postgres:///NAME`) means the embedded workspace's server (its port
+ * changes every run); elsewhere a host is required.
  */
-function resolveInto(url: string, known: PostgresEndpoint): PostgresEndpoint {
-  let into: PostgresEndpoint;
+function parseInto(url: string): { into: PostgresEndpoint; hostless: boolean } {
+  let parsed: URL;
   try {
-    into = parsePostgresUrl(url);
-    if (new URL(url).hostname === "") into = { ...known, database: into.database };
+    parsed = new URL(url);
   } catch {
     throw new DrError("CONFIG_INVALID", `unable to parse --into '${url}': expected postgres://USER@HOST:PORT/NAME`, { exitCode: 2 });
   }
-  if (!/^postgres(ql)?:$/.test(new URL(url).protocol) || !new URL(url).pathname.slice(1)) {
+  if (!/^postgres(ql)?:$/.test(parsed.protocol) || !parsed.pathname.slice(1)) {
     throw new DrError("CONFIG_INVALID", `unable to parse --into '${url}': expected postgres://USER@HOST:PORT/NAME (with a database name)`, { exitCode: 2 });
   }
-  if (new URL(url).password) {
+  if (parsed.password) {
     throw new DrError("CONFIG_INVALID", "unable to use --into with a password in it: command lines are visible to every user of the machine", {
       hint: "drop the password from the URL and set PGPASSWORD (or use ~/.pgpass)",
       exitCode: 2,
     });
   }
-  const sameServer = into.port === known.port && (into.host === known.host || (into.host === "localhost" && known.host === "127.0.0.1"));
-  return { ...into, password: sameServer && into.user === known.user ? known.password : process.env.PGPASSWORD };
+  return { into: { ...parsePostgresUrl(url), password: process.env.PGPASSWORD }, hostless: parsed.hostname === "" };
 }
 
-/** `dr-drill restore <postgres|redis|media> [--latest|--backup ID] --into TARGET`. */
+/**
+ * `dr-drill restore <postgres|redis|media> [--latest|--backup ID] --into TARGET`, from the
+ * repository alone: the source database, Redis and media folder may all be gone.
+ */
 export async function restoreCommand(which: string, options: RestoreCommandOptions): Promise<number> {
-  const [component] = parseComponents(which, false);
+  const [component] = parseComponentList(which, false);
   if (!options.into) {
     throw new DrError("CONFIG_INVALID", `unable to restore ${component}: --into is required`, {
       hint: component === "postgres" ? "--into postgres://USER@HOST:PORT/NEW_DATABASE" : "--into DIR",
@@ -66,23 +68,42 @@ export async function restoreCommand(which: string, options: RestoreCommandOptio
     });
   }
   if (options.latest && options.backup) throw new DrError("CONFIG_INVALID", "unable to restore: give --latest or --backup ID, not both", { exitCode: 2 });
-  await using session = await openSession({ target: options.target, persistent: true });
-  addSecrets(await sessionSecrets(session));
-  await session.storage.check();
-  const manifest = await pickBackup(session.storage, component!, options.backup);
-  const source = { storage: session.storage, manifest, identities: session.identities };
+  const parsedInto = component === "postgres" ? parseInto(options.into) : undefined;
+  await using session = await openRepositorySession({ target: options.target });
+  const { storage, identities } = session.repository;
+  await storage.check();
+  const manifest = await pickBackup(storage, component!, options.backup);
+  const backup = { storage, manifest, identities };
   say(`Restoring ${manifest.id} (finished ${manifest.finishedAt}, consistent at ${manifest.consistentAt})`);
   const started = performance.now();
   if (component === "postgres") {
-    const into = resolveInto(options.into, session.target.postgres);
-    const recorder = new StepRecorder(printSteps("  "));
-    const result = await restorePostgres({ ...source, into, source: session.target.postgres, jobs: session.config.postgres.restoreJobs, recorder });
-    say(`Restored into ${describePostgres(into)}: ${formatBytes(result.dumpBytes)} dump -> ${formatBytes(result.restoredBytes)} database in ${formatDuration(performance.now() - started)}`);
+    let { into } = parsedInto!;
+    let source = externalSource(session.config).postgres;
+    let workspaceServer: StartedPostgres | undefined;
+    if (parsedInto!.hostless) {
+      if (session.config.target !== "native") {
+        throw new DrError("CONFIG_INVALID", `unable to restore into '${options.into}': a URL without a host means the embedded workspace's server, and the target is '${session.config.target}'`, {
+          hint: "give the server: --into postgres://USER@HOST:PORT/NEW_DATABASE (password in PGPASSWORD)",
+          exitCode: 2,
+        });
+      }
+      workspaceServer = await startNativePostgres({ database: NATIVE_SOURCE_DATABASE, label: "pg-source", stateDir: join(workspaceDir(session.config), "postgres") });
+      addSecrets([workspaceServer.endpoint.password]);
+      source = workspaceServer.endpoint;
+      into = { ...workspaceServer.endpoint, database: into.database };
+    }
+    try {
+      const recorder = new StepRecorder(printSteps("  "));
+      const result = await restorePostgres({ ...backup, into, source, jobs: session.config.postgres.restoreJobs, recorder, ...(options.replace ? { replace: true } : {}) });
+      say(`Restored into ${describePostgres(into)}: ${formatBytes(result.dumpBytes)} dump -> ${formatBytes(result.restoredBytes)} database in ${formatDuration(performance.now() - started)}`);
+    } finally {
+      await workspaceServer?.stop();
+    }
   } else if (component === "redis") {
-    const { file, bytes } = await restoreRedisToDir(source, resolve(options.into));
+    const { file, bytes } = await restoreRedisToDir(backup, resolve(options.into));
     say(`Wrote ${file} (${formatBytes(bytes)}), checked by SHA-256 and redis-check-rdb`);
   } else {
-    const { files, bytes } = await restoreMedia(source, resolve(options.into));
+    const { files, bytes } = await restoreMedia(backup, resolve(options.into));
     say(`Restored ${files} files (${formatBytes(bytes)}) into ${resolve(options.into)}, every SHA-256 checked`);
   }
   return 0;

@@ -3,32 +3,33 @@ import { verifyBackup, type VerifyResult } from "../../components/index.ts";
 import { findLatestBackup, listCompleteBackups, readManifest, parseBackupId } from "../../manifest/index.ts";
 import { DrError } from "../../errors/index.ts";
 import { say } from "../output.ts";
-import { openSession } from "../session.ts";
-import { parseComponents } from "./backup-command.ts";
+import { componentsToRead, openRepositorySession } from "../session.ts";
 
 /**
  * `dr-drill verify [component] [--latest|--backup ID|--all]`: re-download, SHA-256, decrypt
- * and read each backup with its own tool. Exit 1 when any check failed.
+ * and read each backup with its own tool, from the repository alone. Exit 1 when any
+ * check failed or could not run.
  */
 export async function verifyCommand(which: string | undefined, options: { target?: string; backup?: string; all?: boolean; json?: boolean }): Promise<number> {
-  await using session = await openSession({ target: options.target, persistent: true });
-  await session.storage.check();
+  await using session = await openRepositorySession({ target: options.target });
+  const { storage, identities } = session.repository;
+  await storage.check();
   const manifests = [];
   if (options.backup) {
     const parsed = parseBackupId(options.backup);
     if (which && parsed && parsed.component !== which) {
       throw new DrError("CONFIG_INVALID", `unable to verify backup '${options.backup}': it is a ${parsed.component} backup, not ${which}`, { exitCode: 2 });
     }
-    manifests.push(await readManifest(session.storage, options.backup));
+    manifests.push(await readManifest(storage, options.backup));
   } else {
-    for (const component of parseComponents(which)) {
-      if (options.all) manifests.push(...(await listCompleteBackups(session.storage, component)));
-      else manifests.push(await findLatestBackup(session.storage, component));
+    for (const component of componentsToRead(session.config, which)) {
+      if (options.all) manifests.push(...(await listCompleteBackups(storage, component)));
+      else manifests.push(await findLatestBackup(storage, component));
     }
   }
   const results: VerifyResult[] = [];
   for (const manifest of manifests) {
-    const result = await verifyBackup({ storage: session.storage, manifest, identities: session.identities });
+    const result = await verifyBackup({ storage, manifest, identities });
     results.push(result);
     if (!options.json) {
       say(`${result.ok ? "✔" : "✖"} ${result.id} (${formatDuration(result.durationMs)})`);

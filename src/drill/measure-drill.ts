@@ -1,0 +1,74 @@
+import type { ComponentName, DrConfig } from "../config/index.ts";
+import { verifyBackup } from "../components/index.ts";
+import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
+import { checkSizeRange, gbPerMinute, lossWindow, projectRto, worstCaseRpo } from "../measure/index.ts";
+import type { Storage } from "../storage/storage.ts";
+import type { DrillResult } from "./drill-result.ts";
+import type { RecoverOutput } from "./recover-components.ts";
+
+/** What the measurements need besides the recovery's own output. */
+export interface MeasureInput {
+  config: DrConfig;
+  storage: Storage;
+  identities: readonly string[];
+  components: readonly ComponentName[];
+  failureAt: Date;
+  /** Measured wall time of each backup this run took, ms, by id. */
+  backupDurations: Record<string, number>;
+  /** Heartbeat rows written to the source but missing from the restore (rehearsal only). */
+  lostRows: number | undefined;
+}
+
+/** The measurements every drill reports: newest backups, RPO three ways, size range, rates, projection, verify, storage. */
+export async function measureDrill(input: MeasureInput, recovered: RecoverOutput): Promise<Pick<DrillResult, "newest" | "verify" | "rpo" | "sizeRange" | "rates" | "projection" | "storageBytes">> {
+  const { config, storage, failureAt } = input;
+  const history: Partial<Record<ComponentName, BackupManifest[]>> = {};
+  for (const component of input.components) history[component] = await listCompleteBackups(storage, component);
+  const newest: Partial<Record<ComponentName, BackupManifest>> = {};
+  for (const component of input.components) {
+    const latest = history[component]!.at(-1);
+    if (latest) newest[component] = latest;
+  }
+  const verify = [];
+  for (const component of ["redis", "media"] as const) {
+    const latest = newest[component];
+    if (latest) verify.push(await verifyBackup({ storage, manifest: latest, identities: input.identities }));
+  }
+  const pgHistory = history.postgres ?? [];
+  const restoredId = recovered.recoveries.postgres.backupId;
+  const restored = pgHistory.find((m) => m.id === restoredId) ?? newest.postgres;
+  const latestPg = newest.postgres;
+  const durationOf = (m: BackupManifest | undefined) => (m ? input.backupDurations[m.id] ?? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : 0);
+  const sizeRange = latestPg
+    ? checkSizeRange(latestPg.storedBytes, pgHistory.filter((m) => m.id !== latestPg.id).slice(-10).map((m) => m.storedBytes), {
+      min: config.postgres.expectedSizeMin,
+      max: config.postgres.expectedSizeMax,
+    })
+    : undefined;
+  const restore = recovered.postgresRestore;
+  const restoreMs = restore?.restoreMs ?? 0;
+  const fixedMs = recovered.recoveries.postgres.steps.filter((s) => s.name !== "Restore from pg_dump" && s.name !== "Cleanup").reduce((a, s) => a + s.durationMs, 0);
+  return {
+    newest,
+    verify,
+    rpo: {
+      worstCaseMs: worstCaseRpo(config.schedule.postgres.intervalMs, durationOf(restored)),
+      newestBackupAgeMs: restored ? Math.max(0, failureAt.getTime() - Date.parse(restored.consistentAt)) : Number.NaN,
+      measuredLossMs: lossWindow(failureAt, recovered.restoredLastHeartbeat ? new Date(recovered.restoredLastHeartbeat) : undefined),
+      lostRows: input.lostRows,
+    },
+    sizeRange,
+    rates: restore && restoreMs > 0 ? { dumpGbPerMin: gbPerMinute(restore.dumpBytes, restoreMs), databaseGbPerMin: gbPerMinute(restore.restoredBytes, restoreMs) } : undefined,
+    projection: restore && config.report.productionDbBytes ? projectRto(config.report.productionDbBytes, restore.restoredBytes, restoreMs, fixedMs) : undefined,
+    storageBytes: await measureStorage(storage),
+  };
+}
+
+/** Bytes in storage per component (what the monthly cost estimate is based on). */
+async function measureStorage(storage: Storage): Promise<DrillResult["storageBytes"]> {
+  const byComponent: Record<ComponentName, number> = { postgres: 0, redis: 0, media: 0 };
+  for (const component of ["postgres", "redis", "media"] as const) {
+    for await (const object of storage.list(`${component}/`)) byComponent[component] += object.size;
+  }
+  return { total: byComponent.postgres + byComponent.redis + byComponent.media, byComponent };
+}

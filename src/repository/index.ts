@@ -1,0 +1,3 @@
+export * from "./repository.ts";
+export * from "./repository-keys.ts";
+export * from "./open-repository.ts";

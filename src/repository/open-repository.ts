@@ -1,0 +1,39 @@
+import { join } from "node:path";
+import type { DrConfig } from "../config/index.ts";
+import { DrError } from "../errors/index.ts";
+import type { S3Endpoint } from "../storage/s3-endpoint.ts";
+import { startNativeS3 } from "../targets/native/native-s3.ts";
+import { createRepository, externalEndpoint, type Repository } from "./repository.ts";
+import { resolveRepositoryKeys } from "./repository-keys.ts";
+
+/** The embedded workspace's folder (persistent native servers, its key, its S3 objects). */
+export function workspaceDir(config: DrConfig): string {
+  return join(config.stateDir, "native");
+}
+
+/** The bucket the embedded workspace's S3 endpoint serves. */
+export const WORKSPACE_BUCKET = "dr-drill-backups";
+
+/**
+ * Open the repository a command reads or writes, and nothing else. External: the
+ * configured bucket (credentials from the AWS SDK's chain). Native: the workspace's own
+ * S3 endpoint, started for this command alone (the source servers stay down). Containers:
+ * refused, their bucket does not outlive one command. `endpoint` reuses an endpoint that
+ * is already up (a rehearsal target's), which then is not stopped with the repository.
+ */
+export async function openRepository(config: DrConfig, options: { endpoint?: S3Endpoint } = {}): Promise<Repository> {
+  const keys = await resolveRepositoryKeys(config, workspaceDir(config));
+  if (options.endpoint) return createRepository("primary", options.endpoint, keys);
+  switch (config.target) {
+    case "external":
+      return createRepository("primary", externalEndpoint(config)!, keys);
+    case "native": {
+      const s3 = await startNativeS3(WORKSPACE_BUCKET, join(workspaceDir(config), "s3"));
+      return createRepository("primary", s3.endpoint, keys, () => s3.stop());
+    }
+    case "containers":
+      throw new DrError("CONFIG_INVALID", "unable to open the repository of target 'containers': its bucket lives in a container that does not outlive one command, so a backup would be gone before it could be listed or verified", {
+        hint: "use DR_TARGET=native (persistent workspace) or DR_TARGET=external; the containers target is for 'dr-drill drill' and the ops tests",
+      });
+  }
+}
