@@ -1,0 +1,183 @@
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { postgresEnv } from "../../clients/index.ts";
+import { DrError, isDrError, messageOf, unable } from "../../errors/index.ts";
+import { findBinary, runCommand, startCommand } from "../../exec/index.ts";
+import type { Storage } from "../../storage/storage.ts";
+import { sha256Hex } from "../../streams/hash-stream.ts";
+import type { PostgresEndpoint } from "../../targets/target.ts";
+import { parseWalFileName, walKey } from "./wal-names.ts";
+import { pushWalFile } from "./wal-push.ts";
+
+export interface WalStreamOptions {
+  storage: Storage;
+  recipients: readonly string[];
+  /** The server to stream from; its role needs REPLICATION (or superuser). */
+  postgres: PostgresEndpoint;
+  /**
+   * Local folder pg_receivewal writes into. Kept across restarts (pg_receivewal resumes
+   * from its newest file); when it is lost, the slot still holds every unconfirmed segment.
+   */
+  spoolDir: string;
+  /** Physical replication slot name; default `dr_drill`. */
+  slot?: string;
+  /** How often finished segments and the segment in progress are uploaded; default 5 s. */
+  intervalMs?: number;
+  signal?: AbortSignal;
+  /** Each upload, for a log line. */
+  onUpload?: (event: WalUploadEvent) => void;
+}
+
+/** One file the streamer stored. */
+export interface WalUploadEvent {
+  name: string;
+  kind: "segment" | "partial" | "history";
+  outcome: "stored" | "unchanged";
+  bytes: number;
+}
+
+/** A running streamer. */
+export interface WalStreamer extends AsyncDisposable {
+  /** pg_receivewal's process id. */
+  pid: number;
+  /** Upload what is in the spool now (finished files, then the segment in progress). */
+  flush(): Promise<void>;
+  /** Stop pg_receivewal, upload what it wrote, stop the loop. */
+  stop(): Promise<void>;
+  /** Rejects when the streamer fails for good (pg_receivewal gave up, or a stored segment conflicts). */
+  done: Promise<void>;
+}
+
+const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+
+/**
+ * Stream WAL to the repository over the replication protocol: `pg_receivewal --slot S
+ * --synchronous` writes into a local spool (the slot keeps the server's WAL until
+ * pg_receivewal confirmed it, so a restart resumes with no gap), and a loop uploads every
+ * finished segment and `.history` file with wal push's checks (same content again is fine,
+ * other content is a conflict), plus the segment in progress as `<name>.partial` whenever it
+ * changed. Needs no access to the server's file system: works for remote servers and
+ * containers alike. Uploaded segments are removed from the spool, except the newest, which
+ * tells pg_receivewal where to resume.
+ */
+export async function startWalStream(options: WalStreamOptions): Promise<WalStreamer> {
+  const slot = options.slot ?? "dr_drill";
+  if (!SLOT_NAME.test(slot)) {
+    throw new DrError("CONFIG_INVALID", unable("start WAL stream", slot, "a slot name is 1-63 lower-case letters, digits or underscores"), { exitCode: 2 });
+  }
+  if (options.recipients.length === 0) {
+    throw new DrError("CONFIG_MISSING", unable("start WAL stream", slot, "no encryption recipient configured (WAL is stored only encrypted)"), {
+      hint: "set DR_AGE_RECIPIENTS to an age public key (age-keygen -y KEYFILE)",
+    });
+  }
+  await mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
+  const tool = findBinary("pg_receivewal");
+  const env = postgresEnv(options.postgres);
+  await runCommand(tool, ["--create-slot", "--if-not-exists", "--slot", slot, "--no-password"], { env, timeoutMs: 60_000, signal: options.signal });
+  const child = startCommand(tool, ["-D", options.spoolDir, "--slot", slot, "--synchronous", "--no-password", "--verbose"], {
+    env,
+    logFile: join(options.spoolDir, "pg_receivewal.log"),
+    timeoutMs: 0,
+    signal: options.signal,
+  });
+  let exited: string | undefined;
+  const childDone = child.then((result) => {
+    exited = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : `killed by ${result.signal ?? "a signal"}`;
+  });
+
+  const partialHashes = new Map<string, string>();
+  let running: Promise<void> | undefined;
+  let fatal: unknown;
+  // Serialise upload rounds: the loop and flush() never upload the same file at once.
+  const flush = async () => {
+    const previous = running;
+    const round = (async () => {
+      await previous?.catch(() => undefined);
+      await uploadRound();
+    })();
+    running = round;
+    await round;
+  };
+
+  const uploadRound = async () => {
+    const names = (await readdir(options.spoolDir)).sort();
+    const finished = names.filter((n) => {
+      const parsed = parseWalFileName(n);
+      return parsed?.kind === "segment" || parsed?.kind === "history";
+    });
+    const segments = finished.filter((n) => !n.endsWith(".history"));
+    for (const name of finished) {
+      const result = await pushWalFile({ storage: options.storage, recipients: options.recipients, path: join(options.spoolDir, name), signal: options.signal });
+      options.onUpload?.({ name, kind: name.endsWith(".history") ? "history" : "segment", outcome: result.outcome, bytes: result.storedSize });
+      if (!name.endsWith(".history")) {
+        // The finished segment replaces its in-progress copy.
+        await options.storage.delete(walKey(`${name}.partial`));
+        partialHashes.delete(`${name}.partial`);
+        if (name !== segments.at(-1)) await rm(join(options.spoolDir, name), { force: true });
+      }
+    }
+    for (const name of names.filter((n) => parseWalFileName(n)?.kind === "partial")) {
+      let data: Buffer;
+      try {
+        data = await readFile(join(options.spoolDir, name));
+      } catch {
+        continue; // finished and renamed meanwhile: the next round uploads it as a segment
+      }
+      const hash = sha256Hex(data);
+      if (partialHashes.get(name) === hash) continue;
+      const result = await pushWalFile({ storage: options.storage, recipients: options.recipients, path: join(options.spoolDir, name), replace: true, signal: options.signal });
+      partialHashes.set(name, result.plainSha256);
+      options.onUpload?.({ name, kind: "partial", outcome: result.outcome, bytes: result.storedSize });
+    }
+  };
+
+  let stopping = false;
+  const loop = (async () => {
+    const interval = options.intervalMs ?? 5_000;
+    while (!stopping) {
+      try {
+        await flush();
+      } catch (error) {
+        // A conflict is a fact about the repository, not a passing fault: stop on it.
+        if (isDrError(error, "WAL_CONFLICT")) {
+          fatal = error;
+          child.kill("SIGTERM");
+          break;
+        }
+        // Storage down: keep the files in the spool (and the server keeps them in the slot), retry.
+      }
+      if (exited && !stopping) {
+        fatal = new DrError("COMMAND_FAILED", unable("stream WAL with slot", slot, `pg_receivewal ${exited}; see ${join(options.spoolDir, "pg_receivewal.log")}`), {
+          hint: "check the server allows replication connections (pg_hba.conf 'replication' line, max_wal_senders) and the role has REPLICATION",
+        });
+        break;
+      }
+      await sleep(interval, undefined, { signal: options.signal }).catch(() => undefined);
+      if (options.signal?.aborted) break;
+    }
+    if (fatal) throw fatal;
+  })();
+  // Observed here so a failure nobody awaits is not an unhandled rejection; callers await `done`.
+  loop.catch(() => undefined);
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    child.kill("SIGINT");
+    await childDone;
+    await loop.catch(() => undefined);
+    // pg_receivewal flushed what it had on SIGINT: store it.
+    await flush();
+  };
+  return { pid: child.pid ?? -1, flush, stop, done: loop, [Symbol.asyncDispose]: stop };
+}
+
+/** Drop the streamer's slot (the server then stops keeping WAL for it). */
+export async function dropWalStreamSlot(postgres: PostgresEndpoint, slot = "dr_drill"): Promise<void> {
+  try {
+    await runCommand(findBinary("pg_receivewal"), ["--drop-slot", "--slot", slot, "--no-password"], { env: postgresEnv(postgres), timeoutMs: 60_000 });
+  } catch (error) {
+    throw new DrError("COMMAND_FAILED", unable("drop replication slot", slot, messageOf(error)), { cause: error });
+  }
+}

@@ -1,0 +1,310 @@
+import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectPostgres } from "../src/clients/index.ts";
+import type { BackupContext } from "../src/components/index.ts";
+import { backupPostgresPhysical } from "../src/components/postgres/physical-backup.ts";
+import { restorePostgresPhysical } from "../src/components/postgres/physical-restore.ts";
+import { startRestoredPostgres } from "../src/components/postgres/restored-postgres.ts";
+import { verifyWalArchive } from "../src/components/wal/wal-verify.ts";
+import { listWalArchive } from "../src/components/wal/wal-archive.ts";
+import { buildConfig } from "../src/config/index.ts";
+import { DrError } from "../src/errors/index.ts";
+import { runCommand, startCommand } from "../src/exec/index.ts";
+import { makeTempDir, removeTempDir, waitUntil } from "../src/lifecycle/index.ts";
+import type { BackupManifest } from "../src/manifest/index.ts";
+import { S3Storage } from "../src/storage/index.ts";
+import { postgresOsUser, startNativeS3 } from "../src/targets/index.ts";
+import type { StartedS3 } from "../src/targets/native/native-s3.ts";
+import type { PostgresEndpoint } from "../src/targets/target.ts";
+import { startPitrPostgres, type PitrPostgres } from "./helpers/pitr-postgres.ts";
+
+// Point-in-time recovery on real servers: WAL archived by archive_command (wal push) and by
+// the streamer (pg_receivewal), physical base backups, restores to a moment through
+// dr-drill and through stock tools (rclone, age, tar), and the faults the issue names.
+
+const ENTRY = fileURLToPath(new URL("./helpers/wal-entry.ts", import.meta.url));
+const osUser = postgresOsUser();
+
+let s3: StartedS3;
+let storage: S3Storage;
+let identity: string;
+let recipient: string;
+let keyDir: string;
+let identityFile: string;
+const cleanups: (() => Promise<void>)[] = [];
+
+/** Environment of the WAL commands (archive_command, restore_command, the streamer). */
+function walEnv(endpoint = s3.endpoint): Record<string, string> {
+  return { PITR_S3: JSON.stringify(endpoint), PITR_RECIPIENT: recipient, PITR_IDENTITY_FILE: identityFile };
+}
+
+/** Run the wal entry like PostgreSQL would (as the postgres user), keeping the exit code. */
+async function runWal(args: string[], env = walEnv()): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const child = startCommand(process.execPath, [ENTRY, ...args], { env, asUser: osUser, timeoutMs: 120_000 });
+  const result = await child;
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? "") };
+}
+
+function backupContext(endpoint: PostgresEndpoint, store: S3Storage = storage): BackupContext {
+  return { storage: store, config: buildConfig(undefined, {}), postgres: endpoint, redis: { host: "127.0.0.1", port: 1, password: undefined, localDataDir: undefined }, mediaDir: "", recipients: [recipient] };
+}
+
+/** A folder the postgres user can use, removed after the suite. */
+async function scratchDir(label: string): Promise<string> {
+  const dir = await makeTempDir(label, osUser);
+  cleanups.push(() => removeTempDir(dir));
+  return dir;
+}
+
+async function query<T extends pg.QueryResultRow>(endpoint: PostgresEndpoint, sql: string): Promise<T[]> {
+  const client = await connectPostgres(endpoint);
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
+async function failure(promise: Promise<unknown>): Promise<DrError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof DrError)) throw new Error(`expected a DrError, got ${String(error)}`);
+  return error;
+}
+
+/** Switch to a new segment and wait until the one just finished is in `store`. */
+async function switchAndWaitArchived(endpoint: PostgresEndpoint, store: S3Storage): Promise<string> {
+  const [row] = await query<{ name: string }>(endpoint, "SELECT pg_walfile_name(pg_current_wal_lsn()) AS name, pg_switch_wal()");
+  await waitUntil(async () => ((await store.stat(`wal/${row!.name}.age`)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
+  return row!.name;
+}
+
+beforeAll(async () => {
+  s3 = await startNativeS3();
+  storage = new S3Storage(s3.endpoint);
+  identity = await generateIdentity();
+  recipient = await identityToRecipient(identity);
+  keyDir = await scratchDir("pitr-keys");
+  identityFile = join(keyDir, "age-identity.txt");
+  await writeFile(identityFile, `${identity}\n`, { mode: 0o600 });
+  if (osUser) await chown(identityFile, osUser.uid, osUser.gid);
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  storage?.client.destroy();
+  await s3?.stop();
+});
+
+describe("archive_command = wal push: physical backup, restore to a moment", () => {
+  let source: PitrPostgres;
+  let base: BackupManifest;
+  let target: Date;
+  /** The segment deleted by the gap test (holds the precious rows). */
+  let dataSegment: string;
+
+  beforeAll(async () => {
+    source = await startPitrPostgres({ archive_mode: "on", archive_command: `${process.execPath} ${ENTRY} push %p`, archive_timeout: "0" }, walEnv());
+    cleanups.push(() => source.stop());
+  });
+
+  it("takes a base backup whose WAL is archived, then rows are deleted at T; restore --to-time T-1s brings them back and later rows are absent", async () => {
+    base = await backupPostgresPhysical(backupContext(source.endpoint));
+    expect(base.format).toBe("pg_basebackup tar");
+    expect(base.parts[0]!.key).toMatch(/^postgres\/\d{8}T\d{9}Z\/base\.tar\.age$/);
+    expect(base.physical).toMatchObject({ timeline: 1, walSegmentBytes: 16 * 1024 * 1024 });
+    expect(base.physical!.startWalFile <= base.physical!.stopWalFile).toBe(true);
+    expect(await storage.stat(`wal/${base.physical!.stopWalFile}.age`)).toBeDefined();
+
+    await query(source.endpoint, "CREATE TABLE precious(id int PRIMARY KEY, note text); CREATE TABLE beats(id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    await query(source.endpoint, "INSERT INTO precious SELECT g, 'row ' || g FROM generate_series(1, 100) g");
+    // Its own segment, so the gap test below can delete the WAL that holds these rows.
+    dataSegment = await switchAndWaitArchived(source.endpoint, storage);
+    const writer = await connectPostgres(source.endpoint);
+    const beat = setInterval(() => void writer.query("INSERT INTO beats DEFAULT VALUES").catch(() => undefined), 100);
+    try {
+      await sleep(2_500);
+      const [row] = await query<{ t: Date }>(source.endpoint, "SELECT clock_timestamp() AS t");
+      target = row!.t;
+      await query(source.endpoint, "DELETE FROM precious");
+      await sleep(1_500);
+    } finally {
+      clearInterval(beat);
+      await sleep(150);
+      await writer.end();
+    }
+    await switchAndWaitArchived(source.endpoint, storage);
+    const [later] = await query<{ n: string }>(source.endpoint, `SELECT count(*) AS n FROM beats WHERE at > '${new Date(target.getTime() - 1000).toISOString()}'`);
+    expect(Number(later!.n)).toBeGreaterThan(10);
+
+    const into = join(await scratchDir("pitr-restore"), "data");
+    const restoreTo = new Date(target.getTime() - 1000);
+    const restored = await restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: restoreTo } });
+    expect(restored.backupId).toBe(base.id);
+    expect(restored.walFiles).toBeGreaterThanOrEqual(3);
+    expect(await readFile(join(into, "postgresql.auto.conf"), "utf8")).toContain("recovery_target_action = 'promote'");
+
+    await using server = await startRestoredPostgres(into);
+    const [precious] = await query<{ n: string }>(server.endpoint, "SELECT count(*) AS n FROM precious");
+    expect(Number(precious!.n)).toBe(100);
+    const [beats] = await query<{ n: string; newest: Date }>(server.endpoint, "SELECT count(*) AS n, max(at) AS newest FROM beats");
+    expect(Number(beats!.n)).toBeGreaterThan(5);
+    expect(beats!.newest.getTime()).toBeLessThanOrEqual(restoreTo.getTime());
+    expect(beats!.newest.getTime()).toBeGreaterThan(restoreTo.getTime() - 1000);
+    expect(new Date(server.reached.lastTransactionAt!).getTime()).toBeLessThanOrEqual(restoreTo.getTime());
+    // Promoted: a new timeline, writable.
+    await query(server.endpoint, "INSERT INTO precious VALUES (1000, 'after restore')");
+  });
+
+  it("restores with stock tools only: rclone + age -d + tar -x, restore_command fetching wal/%f.age with rclone and age -d", async () => {
+    const work = await scratchDir("pitr-stock");
+    const rcloneConf = join(work, "rclone.conf");
+    const { endpoint, credentials, bucket } = s3.endpoint;
+    await writeFile(rcloneConf, `[repo]\ntype = s3\nprovider = Other\nendpoint = ${endpoint}\naccess_key_id = ${credentials!.accessKeyId}\nsecret_access_key = ${credentials!.secretAccessKey}\nregion = us-east-1\nforce_path_style = true\n`, { mode: 0o600 });
+    if (osUser) await chown(rcloneConf, osUser.uid, osUser.gid);
+    const data = join(work, "data");
+    await mkdir(data, { mode: 0o700 });
+    if (osUser) await chown(data, osUser.uid, osUser.gid);
+    // The README's commands, as a shell would run them.
+    await runCommand("sh", ["-c", `rclone --config ${rcloneConf} cat repo:${bucket}/${base.parts[0]!.key} | age -d -i ${identityFile} | tar -x -C ${data}`], { asUser: osUser, timeoutMs: 120_000 });
+    const restoreCommand = `rclone --config ${rcloneConf} copyto repo:${bucket}/wal/%f.age %p.age && age -d -i ${identityFile} -o %p %p.age; rc=$?; rm -f %p.age; exit $rc`;
+    const restoreTo = new Date(target.getTime() - 1000);
+    await writeFile(join(data, "postgresql.auto.conf"), `\nrestore_command = '${restoreCommand}'\nrecovery_target_time = '${restoreTo.toISOString().replace("T", " ").replace("Z", "+00")}'\nrecovery_target_action = 'promote'\narchive_mode = 'off'\n`, { flag: "a" });
+    await writeFile(join(data, "recovery.signal"), "");
+    if (osUser) await runCommand("chown", ["-R", `${osUser.uid}:${osUser.gid}`, data], { timeoutMs: 30_000 });
+
+    await using server = await startRestoredPostgres(data);
+    const [precious] = await query<{ n: string }>(server.endpoint, "SELECT count(*) AS n FROM precious");
+    expect(Number(precious!.n)).toBe(100);
+    const [beats] = await query<{ newest: Date }>(server.endpoint, "SELECT max(at) AS newest FROM beats");
+    expect(beats!.newest.getTime()).toBeLessThanOrEqual(restoreTo.getTime());
+  });
+
+  it("wal push: the same content again exits 0, other content under a stored name is refused naming the segment", async () => {
+    const work = await scratchDir("pitr-push");
+    const name = base.physical!.stopWalFile;
+    const original = join(work, name);
+    expect((await runWal(["fetch", name, original])).exitCode).toBe(0);
+    const again = await runWal(["push", original]);
+    expect([again.exitCode, again.stdout]).toEqual([0, expect.stringContaining(`already stored ${name}`)]);
+
+    const forged = join(work, "forged", name);
+    await mkdir(join(work, "forged"));
+    const bytes = await readFile(original);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(forged, bytes);
+    const refused = await runWal(["push", forged]);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain(`unable to push WAL file '${name}'`);
+    expect(refused.stderr).toContain("different content");
+    // The stored segment is still the original.
+    const check = join(work, "check");
+    await runWal(["fetch", name, check]);
+    expect((await readFile(check)).equals(await readFile(original))).toBe(true);
+  });
+
+  it("wal fetch: exit 1 only for a file not in the archive; with S3 down a different code (126)", async () => {
+    const work = await scratchDir("pitr-fetch");
+    const missing = await runWal(["fetch", "0000000100000000000000FE", join(work, "x")]);
+    expect(missing.exitCode).toBe(1);
+    const down = await runWal(["fetch", base.physical!.stopWalFile, join(work, "y")], walEnv({ ...s3.endpoint, endpoint: "http://127.0.0.1:9" }));
+    expect(down.exitCode).toBe(126);
+    expect(down.stderr).toContain("unable to");
+  });
+
+  it("refuses a target outside the archive, naming the range", async () => {
+    const into = join(await scratchDir("pitr-refuse"), "data");
+    const before = new Date(new Date(base.physical!.consistentAt).getTime() - 3_600_000);
+    const error = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: before } }));
+    expect(error.code).toBe("RESTORE_REFUSED");
+    expect(error.message).toMatch(/outside the archive: the archive covers \S+ \.\. \S+ \(LSN [0-9A-F]+\/[0-9A-F]+ \.\. [0-9A-F]+\/[0-9A-F]+\)/);
+    const future = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(Date.now() + 86_400_000) } }));
+    expect(future.code).toBe("RESTORE_REFUSED");
+  });
+
+  it("the wrong age key fails with a clear decryption error", async () => {
+    const into = join(await scratchDir("pitr-wrongkey"), "data");
+    const error = await failure(restorePostgresPhysical({ storage, identities: [await generateIdentity()], into, target: { kind: "latest" } }));
+    expect(error.code).toBe("DECRYPTION_FAILED");
+    expect(error.message).toMatch(/unable to decrypt backup '.*'/);
+    expect(error.hint).toContain("DR_AGE_IDENTITY_FILE");
+  });
+
+  it("a segment deleted from the bucket: wal verify names the gap, a restore past it fails clearly", async () => {
+    const clean = await verifyWalArchive({ storage, backups: [base], identities: [identity] });
+    expect(clean.gaps).toEqual([]);
+    expect(clean.ok).toBe(true);
+    await storage.delete(`wal/${dataSegment}.age`);
+    const report = await verifyWalArchive({ storage, backups: [base], identities: [identity] });
+    expect(report.ok).toBe(false);
+    expect(report.gaps.map((g) => g.range)).toEqual([dataSegment]);
+
+    const into = join(await scratchDir("pitr-gap"), "data");
+    const error = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(target.getTime() - 1000) } }));
+    expect(error.code).toBe("WAL_MISSING");
+    expect(error.message).toContain(`WAL ${dataSegment} is missing from the archive`);
+  });
+});
+
+describe("wal stream: pg_receivewal with a slot, killed mid-segment and restarted", () => {
+  it("resumes without a gap (wal verify clean), and a restore to the latest point includes rows only in the .partial", async () => {
+    const source = await startPitrPostgres({});
+    cleanups.push(() => source.stop());
+    const endpoint = { ...s3.endpoint, prefix: "stream/" };
+    const store = new S3Storage(endpoint);
+    cleanups.push(async () => store.client.destroy());
+    const spool = join(await scratchDir("pitr-spool"), "spool");
+    const env = { ...walEnv(endpoint), PITR_PG: JSON.stringify(source.endpoint), PITR_INTERVAL_MS: "500" };
+    const start = () => startCommand(process.execPath, [ENTRY, "stream", spool], { env, timeoutMs: 0, logFile: join(spool, "..", "streamer.log") });
+
+    let streamer = start();
+    cleanups.push(async () => void streamer.kill("SIGKILL"));
+    await query(source.endpoint, "CREATE TABLE t(id int, pad text)");
+    await query(source.endpoint, "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g");
+    // Its partial segment reaches the bucket while the segment is still being written.
+    await waitUntil(async () => ((await listWalArchive(store)).partials.size > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+
+    // Killed like a crashed host: the node process and its pg_receivewal, no clean-up.
+    const children = (await readFile(`/proc/${streamer.pid}/task/${streamer.pid}/children`, "utf8")).trim().split(/\s+/).map(Number);
+    for (const pid of [streamer.pid!, ...children]) process.kill(pid, "SIGKILL");
+    await streamer.catch(() => undefined);
+    await query(source.endpoint, "INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(5001, 10000) g");
+    // Finish that segment while no streamer runs: the slot keeps it for the restart.
+    await query(source.endpoint, "SELECT pg_switch_wal()");
+
+    streamer = start();
+    const base = await backupPostgresPhysical(backupContext(source.endpoint, store), { walWaitMs: 60_000 });
+    await query(source.endpoint, "INSERT INTO t SELECT g, 'z' FROM generate_series(10001, 10010) g");
+    await switchAndWaitArchived(source.endpoint, store);
+    await query(source.endpoint, "INSERT INTO t VALUES (20000, 'only in the partial')");
+    // The newest row lives only in the streamer's segment in progress.
+    await waitUntil(async () => {
+      const archive = await listWalArchive(store);
+      return archive.newest?.kind === "partial" && archive.newest.lastModified > Date.now() - 1500 ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    await sleep(1_500);
+
+    const report = await verifyWalArchive({ storage: store, backups: [base], identities: [identity] });
+    expect(report.gaps).toEqual([]);
+    expect(report.ok).toBe(true);
+    const archive = await listWalArchive(store);
+    const segments = [...(archive.segments.get(1)?.keys() ?? [])].sort((a, b) => (a < b ? -1 : 1));
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+
+    const into = join(await scratchDir("pitr-stream-restore"), "data");
+    const restored = await restorePostgresPhysical({ storage: store, identities: [identity], into, target: { kind: "latest" } });
+    expect(restored.walRange).toMatch(/\.\./);
+    await using server = await startRestoredPostgres(into);
+    const [row] = await query<{ n: string; last: string }>(server.endpoint, "SELECT count(*) AS n, max(pad) FILTER (WHERE id = 20000) AS last FROM t");
+    expect(Number(row!.n)).toBe(10011);
+    expect(row!.last).toBe("only in the partial");
+    streamer.kill("SIGINT");
+    await streamer.catch(() => undefined);
+  });
+});
+
