@@ -152,7 +152,20 @@ describe("a media refs list that lost a line", () => {
       await removeTempDir(dir);
     }
 
-    // Repaired, the list verifies again and prune resumes.
+    // A backup that wrote a refs list short of a key, its hash recorded as is (a bug, not an
+    // alteration): verify with the key compares it with the file list and fails.
+    const short = { ...refsPart, size: Buffer.byteLength(cut), sha256: sha256Hex(cut), plainSize: Buffer.byteLength(cut), plainSha256: sha256Hex(cut) };
+    const buggy = { ...newest, parts: [newest.parts[0]!, short] };
+    await writeManifest(fx.storage, buggy);
+    const disagreeing = await verifyBackup({ storage: fx.storage, manifest: buggy, identities: [fx.identity] });
+    expect(disagreeing.checks.at(-1)).toEqual({
+      name: "verify",
+      status: "failed",
+      detail: `unable to verify backup '${newest.id}': its refs list disagrees with its file list: 1 content object(s) of the file list are not in the refs list (${dropped})`,
+    });
+
+    // Repaired, the list verifies again.
+    await writeManifest(fx.storage, newest);
     await fx.storage.put(refsKey, saved);
     expect((await verifyBackup({ storage: fx.storage, manifest: newest, identities: [fx.identity] })).ok).toBe(true);
   });
