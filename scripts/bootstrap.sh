@@ -2,7 +2,7 @@
 # bootstrap.sh: the only set-up a fresh machine needs. Idempotent: installs what is
 # missing and nothing else, so a second run on a ready machine changes nothing.
 #
-#   bash scripts/bootstrap.sh               # Node >= 22.22, pnpm, PostgreSQL, Redis, age, deps
+#   bash scripts/bootstrap.sh               # Node >= 22.22, pnpm, PostgreSQL, Redis, age, promtool, deps
 #   bash scripts/bootstrap.sh --containers  # also Docker engine + debootstrap (containers target)
 #   bash scripts/bootstrap.sh --bench       # also rclone (media sync benchmark)
 set -euo pipefail
@@ -79,6 +79,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgres
 need redis-server redis-server
 need redis-cli redis-tools
 need age age
+# promtool checks the Prometheus textfiles and the example alerting rules in the tests.
+need promtool prometheus
 if [ "$want_containers" = 1 ]; then
   need dockerd docker.io
   need debootstrap debootstrap
@@ -88,7 +90,7 @@ if [ "$want_bench" = 1 ]; then need rclone rclone; fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: unable to install ${missing[*]}: no apt-get on this machine
-HINT: install them with your package manager (PostgreSQL >= 15 server and client, redis-server, redis-tools, age), then run this script again" >&2
+HINT: install them with your package manager (PostgreSQL >= 15 server and client, redis-server, redis-tools, age, prometheus for promtool), then run this script again" >&2
     exit 1
   fi
   sudo_cmd=(); is_root || sudo_cmd=(sudo)

@@ -40,18 +40,32 @@ describe("dr-drill CLI", () => {
     expect(r.stderr).toContain("HINT:");
   });
 
-  it("exits 2 naming DR_DATABASE_URL when the external database is unreachable, without echoing its password", async () => {
-    const r = await cli(["list"], {
+  it("exits 2 naming the variable when an unconfigured component is named, before opening anything", async () => {
+    const r = await cli(["backup", "redis"], {
       DR_TARGET: "external",
       DR_DATABASE_URL: "postgres://app:hunter22@127.0.0.1:1/deltacrown",
-      DR_REDIS_URL: "redis://127.0.0.1:1",
-      DR_MEDIA_DIR: work,
       DR_S3_BUCKET: "backups",
+      DR_S3_ENDPOINT: "http://127.0.0.1:1",
     });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("unable to connect to PostgreSQL 'postgres://app@127.0.0.1:1/deltacrown'");
-    expect(r.stderr).toContain("HINT: check DR_DATABASE_URL");
+    expect(r.stderr).toContain("unable to back up redis: it is not configured (DR_REDIS_URL is not set)");
+    expect(r.stderr).toContain("HINT: set DR_REDIS_URL");
     expect(r.stderr).not.toContain("hunter22");
+  });
+
+  it("never echoes an age secret key given as a recipient, and checks a recipient's checksum", async () => {
+    const secret = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+    const r = await cli(["config"], { DR_AGE_RECIPIENTS: secret });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("'DR_AGE_RECIPIENTS': it holds an age SECRET key");
+    expect(r.stderr).not.toContain(secret.slice(16));
+    // A valid recipient with its last character changed: right shape, wrong checksum.
+    const good = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    const bad = `${good.slice(0, -1)}${good.endsWith("p") ? "q" : "p"}`;
+    const typo = await cli(["config"], { DR_AGE_RECIPIENTS: bad });
+    expect(typo.exitCode).toBe(2);
+    expect(typo.stderr).toContain("fails its bech32 checksum");
+    expect((await cli(["config"], { DR_AGE_RECIPIENTS: good })).exitCode).toBe(0);
   });
 
   it("prints the configuration with secrets masked", async () => {

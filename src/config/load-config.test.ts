@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isDrError } from "../errors/index.ts";
-import { buildConfig, loadConfig } from "./load-config.ts";
+import { buildConfig, configuredComponents, loadConfig } from "./load-config.ts";
 
 const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
@@ -80,6 +80,31 @@ describe("buildConfig", () => {
       const err = errorOf(() => buildConfig(undefined, { ...env, DR_S3_BUCKET: undefined }));
       expect(err).toMatchObject({ code: "CONFIG_MISSING", exitCode: 2 });
       expect(err.message).toContain("'DR_S3_BUCKET'");
+    });
+
+    it("takes any subset of components: each is optional, only the bucket is required", () => {
+      const pgOnly = buildConfig(undefined, { ...env, DR_REDIS_URL: undefined, DR_MEDIA_DIR: undefined });
+      expect(configuredComponents(pgOnly)).toEqual(["postgres"]);
+      const mediaOnly = buildConfig(undefined, { ...env, DR_DATABASE_URL: undefined, DR_REDIS_URL: undefined });
+      expect(configuredComponents(mediaOnly)).toEqual(["media"]);
+      const bucketOnly = buildConfig(undefined, { DR_TARGET: "external", DR_S3_BUCKET: "backups" });
+      expect(configuredComponents(bucketOnly)).toEqual([]);
+      expect(configuredComponents(buildConfig(undefined, env))).toEqual(["postgres", "redis", "media"]);
+      expect(configuredComponents(buildConfig(undefined, {}))).toEqual(["postgres", "redis", "media"]);
+    });
+
+    it("names the variable of a URL with a malformed %-escape, without echoing its password", () => {
+      const err = errorOf(() => buildConfig(undefined, { ...env, DR_DATABASE_URL: "postgres://app:pa%dess@db:5432/x" }));
+      expect(err.message).toContain("'DR_DATABASE_URL': its password holds a malformed %-escape");
+      expect(err.message).not.toContain("pa%dess");
+      expect(err.hint).toContain("%25");
+    });
+
+    it("never echoes an age secret key given as a recipient", () => {
+      const secret = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX";
+      const err = errorOf(() => buildConfig(undefined, { DR_AGE_RECIPIENTS: secret }));
+      expect(err.message).toContain("SECRET key");
+      expect(`${err.message} ${err.hint}`).not.toContain(secret.slice(15));
     });
 
     it("names a malformed URL without echoing its password", () => {

@@ -17,6 +17,7 @@ const PACKAGE_OF: Record<string, string> = {
   age: "age",
   "age-keygen": "age",
   rclone: "rclone",
+  promtool: "prometheus",
   docker: "docker.io",
   dockerd: "docker.io",
   runuser: "util-linux",

@@ -45,6 +45,7 @@ export async function listCommand(which: string | undefined, options: { target?:
       entries.map((e) => [e.id, e.status, formatBytes(e.manifest?.storedBytes ?? e.bytes), e.manifest ? (e.manifest.encryption.format === "age" ? "yes" : "NO") : "-", e.manifest?.finishedAt ?? "-"]),
     ));
   }
+  for (const e of entries.filter((x) => x.problem)) say(`${e.id}: ${e.status}: ${e.problem}`);
   for (const component of notConfigured) say(`${component}: not configured`);
   return 0;
 }

@@ -15,6 +15,7 @@ export async function pruneCommand(which: string | undefined, options: { target?
     const plan = await planComponentRetention(storage, component, policy, new Date(), { previewOrphans: options.dryRun });
     say(`${component}: retention ${formatDuration(policy.retentionMs)}, keep ${plan.kept.length}, delete ${plan.deletions.length}${plan.orphanObjects.length ? ` (+${plan.orphanObjects.length} unreferenced media objects)` : ""}${plan.orphanNote ? ` — ${plan.orphanNote}` : ""}`);
     for (const d of plan.deletions) say(`  ${options.dryRun ? "would delete" : "delete"} ${d.id} (${formatBytes(d.bytes)}): ${d.reason}`);
+    for (const h of plan.held) say(`  hold ${h.id} (${h.status}): ${h.reason}`);
     if (!options.dryRun) {
       const { deletedObjects, deletedBytes, orphansDeleted, orphanNote } = await applyRetention(storage, plan);
       const attempts = await pruneAttempts(storage, component, policy.retentionMs);
