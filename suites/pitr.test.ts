@@ -251,6 +251,22 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
   });
 });
 
+describe("physical base backup without WAL archiving", () => {
+  it("fails naming the missing segment, and leaves neither manifest nor tar behind", async () => {
+    const source = await startPitrPostgres({});
+    cleanups.push(() => source.stop());
+    const store = new S3Storage({ ...s3.endpoint, prefix: "no-archive/" });
+    cleanups.push(async () => store.client.destroy());
+    const error = await failure(backupPostgresPhysical(backupContext(source.endpoint, store), { walWaitMs: 3_000 }));
+    expect(error.code).toBe("BACKUP_FAILED");
+    expect(error.message).toMatch(/the WAL this base backup needs \(\S+\) did not reach \S+wal\/ within 3 s; missing [0-9A-F]{24}/);
+    expect(error.hint).toContain("dr-drill wal stream");
+    const left: string[] = [];
+    for await (const object of store.list("")) left.push(object.key);
+    expect(left).toEqual([]);
+  });
+});
+
 describe("wal stream: pg_receivewal with a slot, killed mid-segment and restarted", () => {
   it("resumes without a gap (wal verify clean), and a restore to the latest point includes rows only in the .partial", async () => {
     const source = await startPitrPostgres({});

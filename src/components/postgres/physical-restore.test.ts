@@ -1,0 +1,106 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DrError } from "../../errors/index.ts";
+import { type BackupManifest, makeBackupId, writeManifest } from "../../manifest/index.ts";
+import { MemoryStorage } from "../../storage/index.ts";
+import { pushWalFile } from "../wal/wal-push.ts";
+import { segmentFileName } from "../wal/wal-names.ts";
+import { restorePostgresPhysical, type RecoveryTarget } from "./physical-restore.ts";
+
+// The refusals of a physical restore happen before anything is downloaded: they are
+// checked here on an in-memory repository holding a manifest and WAL segments.
+
+let dir: string;
+let identity: string;
+let recipient: string;
+const BASE_AT = new Date("2026-01-01T10:00:00.000Z");
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pitr-unit-"));
+  identity = await generateIdentity();
+  recipient = await identityToRecipient(identity);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A repository with one base backup (WAL 3..3, stop 0/3000100) and segments 3..8 archived. */
+async function repository(): Promise<MemoryStorage> {
+  const storage = new MemoryStorage();
+  const id = makeBackupId("postgres", BASE_AT);
+  const manifest: BackupManifest = {
+    formatVersion: 1, id, component: "postgres", source: "postgres://postgres@db:5432/postgres",
+    startedAt: BASE_AT.toISOString(), finishedAt: new Date(BASE_AT.getTime() + 5000).toISOString(), consistentAt: new Date(BASE_AT.getTime() + 4000).toISOString(),
+    format: "pg_basebackup tar", compression: "none",
+    parts: [{ key: `postgres/${id.slice("postgres-".length)}/base.tar.age`, size: 1, sha256: "0".repeat(64), plainSize: 1, plainSha256: "0".repeat(64) }],
+    storedBytes: 1, encryption: { format: "age", recipients: [] }, tools: {},
+    physical: {
+      serverVersion: "15.8", toolVersion: "15.8", startLsn: "0/3000028", stopLsn: "0/3000100", timeline: 1,
+      startWalFile: segmentFileName(1, 3n), stopWalFile: segmentFileName(1, 3n), walSegmentBytes: 16 * 1024 * 1024, bytes: 1,
+      consistentAt: new Date(BASE_AT.getTime() + 4000).toISOString(),
+    },
+  };
+  await writeManifest(storage, manifest);
+  for (let segment = 3n; segment <= 8n; segment += 1n) {
+    const path = join(dir, segmentFileName(1, segment));
+    await writeFile(path, `segment ${segment}`);
+    await pushWalFile({ storage, recipients: [recipient], path });
+    // Distinct store times, so a time target can fall between two segments.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return storage;
+}
+
+async function refusal(storage: MemoryStorage, target: RecoveryTarget): Promise<DrError> {
+  const into = join(dir, `into-${Math.random().toString(36).slice(2)}`);
+  const error = await restorePostgresPhysical({ storage, identities: [identity], into, target }).then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof DrError)) throw new Error(`expected a refusal, got ${String(error)}`);
+  // Refused before anything was written.
+  expect(await readdir(into).catch(() => "absent")).toBe("absent");
+  return error;
+}
+
+describe("restore postgres --physical refusals", () => {
+  it("refuses a time before the oldest base backup or after the newest WAL, naming the archive's range", async () => {
+    const storage = await repository();
+    const early = await refusal(storage, { kind: "time", time: new Date(BASE_AT.getTime() - 60_000) });
+    expect(early.code).toBe("RESTORE_REFUSED");
+    expect(early.message).toContain("is outside the archive: the archive covers 2026-01-01T10:00:04.000Z ..");
+    expect(early.message).toContain("(LSN 0/3000100 .. 0/9000000)");
+    const late = await refusal(storage, { kind: "time", time: new Date(Date.now() + 3_600_000) });
+    expect(late.code).toBe("RESTORE_REFUSED");
+    const lsn = await refusal(storage, { kind: "lsn", lsn: "0/A000000" });
+    expect(lsn.message).toContain("target LSN 0/A000000 is outside the archive");
+  });
+
+  it("refuses a target past a missing segment, naming it; and a base backup whose own WAL is gone", async () => {
+    const storage = await repository();
+    await storage.delete(`wal/${segmentFileName(1, 5n)}.age`);
+    const latest = await refusal(storage, { kind: "latest" });
+    expect([latest.code, latest.message]).toEqual(["WAL_MISSING", expect.stringContaining("WAL 000000010000000000000005 is missing from the archive: recovery to the latest point would silently stop before it")]);
+    const lsn = await refusal(storage, { kind: "lsn", lsn: "0/7000010" });
+    expect(lsn.message).toContain("WAL 000000010000000000000005 is missing");
+    // Every segment before the gap was stored before this target: recovery could not reach it.
+    const newest = (await storage.stat(`wal/${segmentFileName(1, 8n)}.age`))!.lastModified;
+    const time = await refusal(storage, { kind: "time", time: new Date(newest) });
+    expect(time.code).toBe("WAL_MISSING");
+
+    await storage.delete(`wal/${segmentFileName(1, 3n)}.age`);
+    const base = await refusal(storage, { kind: "lsn", lsn: "0/4000000" });
+    expect(base.message).toMatch(/WAL 000000010000000000000003 is missing from the archive: base backup postgres-\S+ needs it to become consistent/);
+  });
+
+  it("refuses a folder that is not empty", async () => {
+    const storage = await repository();
+    const into = join(dir, "busy");
+    await rm(into, { recursive: true, force: true });
+    await mkdir(into);
+    await writeFile(join(into, "PG_VERSION"), "15\n");
+    const error = await restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "latest" } }).then(() => undefined, (e: unknown) => e as DrError);
+    expect(error?.code).toBe("RESTORE_REFUSED");
+    expect(await readdir(into)).toEqual(["PG_VERSION"]);
+  });
+});
