@@ -53,6 +53,20 @@ export interface ObjectInfo extends StoredObject {
   metadata: Record<string, string>;
 }
 
+/** A multipart upload started and never completed or aborted: its parts cost storage until removed. */
+export interface IncompleteUpload {
+  /** Storage key it was uploading to (the driver's prefix not included). */
+  key: string;
+  /** The endpoint's upload id (what AbortMultipartUpload takes). */
+  uploadId: string;
+  /** When it was started, on the storage's clock, ms since epoch. */
+  initiated: number;
+  /** Its age on the storage's clock (storage "now" minus initiated), ms. */
+  ageMs: number;
+  /** Bytes of the parts it holds, when the endpoint lists them. */
+  bytes?: number;
+}
+
 export interface PutOptions {
   /** User metadata to store with the object: names are lower-cased; values printable ASCII (S3 headers). */
   metadata?: Record<string, string>;
@@ -102,4 +116,15 @@ export interface Storage {
   deleteMany(keys: readonly string[]): Promise<void>;
   /** Check the storage is reachable and the bucket/folder exists (clear error otherwise). */
   check(): Promise<void>;
+  /**
+   * Multipart uploads under prefix that were started and never completed or aborted (a
+   * backup killed with SIGKILL, a host that lost power). Only drivers with multipart have it.
+   */
+  listIncompleteUploads?(prefix: string): Promise<IncompleteUpload[]>;
+  /**
+   * Abort the incomplete uploads under prefix (default: everything) older than olderThanMs
+   * on the storage's own clock; younger ones may belong to a backup still running. Returns
+   * the uploads aborted.
+   */
+  abortIncompleteUploads?(olderThanMs: number, prefix?: string): Promise<IncompleteUpload[]>;
 }

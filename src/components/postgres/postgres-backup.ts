@@ -1,19 +1,47 @@
 import { pipeline } from "node:stream";
+import type pg from "pg";
 import { connectPostgres, describePostgres, postgresEnv } from "../../clients/index.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { commandError, describeCommand, startCommand } from "../../exec/index.ts";
 import { type BackupManifest, backupFolder, makeBackupId, writeManifest } from "../../manifest/index.ts";
 import { gateOnCompletion } from "../../streams/exit-gate.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
-import { uploadPart } from "../upload-part.ts";
+import { DEFAULT_STALL_TIMEOUT_MS, UploadStalledError, describeStall, uploadPart } from "../upload-part.ts";
 import { countRows, readLsn, readMigrations, readNewestHeartbeat } from "./postgres-facts.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
 
 const DUMP_TIMEOUT_MS = 12 * 3_600_000;
+/** How long removing a failed backup's stored parts may take before we stop waiting (the storage may be the thing that failed). */
+const REMOVE_PARTS_MS = 15_000;
 
-/** Remove what a failed backup stored, so nothing half-written lingers (best effort). */
+export interface PostgresBackupOptions {
+  /** Fail when the upload makes no progress for this long, ms (default 150 s; see uploadPart). */
+  stallTimeoutMs?: number;
+  /** Take this as pg_dump's version instead of asking pg_dump (tests of the version check: a faked older client). */
+  dumpVersion?: string;
+}
+
+/** Remove what a failed backup stored, so nothing half-written lingers (best effort, bounded). */
 async function removeParts(ctx: BackupContext, keys: string[]): Promise<void> {
-  if (keys.length) await ctx.storage.deleteMany(keys).catch(() => undefined);
+  if (keys.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, REMOVE_PARTS_MS);
+  });
+  await Promise.race([ctx.storage.deleteMany(keys).catch(() => undefined), giveUp]);
+  clearTimeout(timer);
+}
+
+/** The server's version, `15.18` from `15.18 (Debian 15.18-1.pgdg120+1)`; never a silent "unknown". */
+async function readServerVersion(client: pg.Client, source: string): Promise<string> {
+  const { rows } = await client.query<{ server_version: string }>("SHOW server_version");
+  const version = rows[0]?.server_version?.split(" ")[0] ?? "";
+  if (!/^\d+(\.\d+)*/.test(version)) {
+    throw new DrError("BACKUP_FAILED", `unable to back up database '${source}': the server reported no usable version ('${version}')`, {
+      hint: "the manifest must record the server version: the pg_dump/pg_restore version check depends on it",
+    });
+  }
+  return version;
 }
 
 /**
@@ -21,18 +49,27 @@ async function removeParts(ctx: BackupContext, keys: string[]): Promise<void> {
  * age encryption into a multipart upload, with no temp file. The dump runs on a snapshot
  * exported by our own transaction, so the row counts, migrations and LSN recorded in the
  * manifest describe exactly the dumped data. The manifest is written last.
+ *
+ * An upload that makes no progress for stallTimeoutMs (a frozen S3 endpoint) fails the
+ * backup at once: pg_dump is killed (SIGTERM, SIGKILL after 5 s) and the snapshot
+ * transaction's connection closed the moment the stall is seen, so the source is not left
+ * with an `idle in transaction` session and a stuck pg_dump backend holding locks while
+ * the dead endpoint's requests time out.
  */
-export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest> {
+export async function backupPostgres(ctx: BackupContext, options: PostgresBackupOptions = {}): Promise<BackupManifest> {
   const now = ctx.now ?? (() => new Date());
   const started = now();
   const id = makeBackupId("postgres", started);
   const source = describePostgres(ctx.postgres);
-  const dumpTool = await readToolVersion("pg_dump");
+  const installed = await readToolVersion("pg_dump");
+  const dumpTool = { ...installed, version: options.dumpVersion ?? installed.version };
   const client = await connectPostgres(ctx.postgres);
+  // Closing the connection ends the snapshot transaction (the server rolls it back).
+  let released: Promise<void> | undefined;
+  const releaseSnapshot = (): Promise<void> => (released ??= client.end().catch(() => undefined));
   const stored: string[] = [];
   try {
-    const { rows: [server] } = await client.query<{ version: string }>("SHOW server_version");
-    const serverVersion = (server?.version ?? "unknown").split(" ")[0]!;
+    const serverVersion = await readServerVersion(client, source);
     assertToolNotOlder("pg_dump", dumpTool.version, serverVersion);
 
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -55,7 +92,6 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
     pipeline(dump.stdout!, gate, () => undefined);
 
     const key = `${backupFolder(id)}${ctx.postgres.database}.dump${encryptedSuffix(ctx.recipients)}`;
-    stored.push(key);
     const facts = (async () => ({
       tables: await countRows(client),
       migrations: await readMigrations(client),
@@ -77,7 +113,17 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
         signal: ctx.signal,
         metadata: { "dr-drill-id": id, "backup-time": started.toISOString(), "db-version": serverVersion, "consistent-lsn": lsn },
         onProgress: (bytes) => ctx.onProgress?.("upload", bytes),
-      }).catch(stopDump),
+        stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+        // Do not wait for the dead endpoint's requests to time out: free the source now.
+        onStall: () => {
+          dump.kill("SIGTERM");
+          gate.destroy();
+          void releaseSnapshot();
+        },
+      }).then((part) => {
+        stored.push(key);
+        return part;
+      }, stopDump),
       facts,
       finished,
     ] as const);
@@ -117,10 +163,18 @@ export async function backupPostgres(ctx: BackupContext): Promise<BackupManifest
     await writeManifest(ctx.storage, manifest);
     return manifest;
   } catch (error) {
+    // The source first: a failed backup must not keep its snapshot open while storage is cleaned.
+    await releaseSnapshot();
     await removeParts(ctx, stored);
+    if (error instanceof UploadStalledError) {
+      throw new DrError("BACKUP_FAILED", `unable to back up database '${source}': upload to '${error.where}': ${describeStall(error.idleMs)}; the upload was aborted, pg_dump stopped and the snapshot transaction rolled back`, {
+        hint: error.hint,
+        cause: error,
+      });
+    }
     if (error instanceof DrError) throw error;
     throw new DrError("BACKUP_FAILED", `unable to back up database '${source}': ${messageOf(error)}`, { cause: error });
   } finally {
-    await client.end().catch(() => undefined);
+    await releaseSnapshot();
   }
 }

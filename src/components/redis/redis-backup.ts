@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { copyFile, link, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { connectRedis, describeRedis, redisEnv } from "../../clients/index.ts";
+import { REDIS_COMMAND_TIMEOUT_MS, connectRedis, describeRedis, explainTimeout, redisCliArgs, redisEnv } from "../../clients/index.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { findBinary, runCommand } from "../../exec/index.ts";
 import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
@@ -30,17 +30,27 @@ async function pinLocalRdb(serverFile: string, into: string): Promise<string> {
   return copy;
 }
 
+export interface RedisBackupOptions {
+  /** Fail a Redis command unanswered for this long, ms (default 30 s). */
+  commandTimeoutMs?: number;
+  /** Kill `redis-cli --rdb` after this long, ms (default 1 h). */
+  transferTimeoutMs?: number;
+}
+
 /**
  * Back up Redis: BGSAVE awaited correctly when the server's files are on this machine, or
  * `redis-cli --rdb` otherwise; the RDB is validated with redis-check-rdb, then streamed
- * through SHA-256 and encryption to storage. The manifest is written last.
+ * through SHA-256 and encryption to storage. The manifest is written last. Every command
+ * to the server is bounded (commandTimeoutMs), so a server that stops answering fails the
+ * backup instead of hanging it.
  */
-export async function backupRedis(ctx: BackupContext): Promise<BackupManifest> {
+export async function backupRedis(ctx: BackupContext, options: RedisBackupOptions = {}): Promise<BackupManifest> {
   const now = ctx.now ?? (() => new Date());
   const started = now();
   const id = makeBackupId("redis", started);
   const source = describeRedis(ctx.redis);
-  const client = await connectRedis(ctx.redis);
+  const commandTimeoutMs = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
+  const client = await connectRedis(ctx.redis, undefined, { commandTimeoutMs });
   const work = await makeTempDir("redis-backup");
   const key = `${backupFolder(id)}dump.rdb${encryptedSuffix(ctx.recipients)}`;
   let uploaded = false;
@@ -64,9 +74,9 @@ export async function backupRedis(ctx: BackupContext): Promise<BackupManifest> {
       method = "bgsave";
     } else {
       rdbFile = join(work, "dump.rdb");
-      await runCommand(findBinary("redis-cli"), ["-h", ctx.redis.host, "-p", String(ctx.redis.port), "--no-auth-warning", "--rdb", rdbFile], {
+      await runCommand(findBinary("redis-cli"), [...redisCliArgs(ctx.redis), "--rdb", rdbFile], {
         env: redisEnv(ctx.redis),
-        timeoutMs: 60 * 60_000,
+        timeoutMs: options.transferTimeoutMs ?? 60 * 60_000,
         signal: ctx.signal,
       });
       lastSave = Math.floor(Date.now() / 1000);
@@ -105,7 +115,7 @@ export async function backupRedis(ctx: BackupContext): Promise<BackupManifest> {
   } catch (error) {
     if (uploaded) await ctx.storage.delete(key).catch(() => undefined);
     if (error instanceof DrError) throw error;
-    throw new DrError("BACKUP_FAILED", `unable to back up Redis '${source}': ${messageOf(error)}`, { cause: error });
+    throw new DrError("BACKUP_FAILED", `unable to back up Redis '${source}': ${explainTimeout(messageOf(error), commandTimeoutMs)}`, { cause: error });
   } finally {
     client.disconnect();
     await removeTempDir(work);
