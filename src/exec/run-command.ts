@@ -2,6 +2,7 @@ import { execa, type ResultPromise } from "execa";
 import { DrError, messageOf } from "../errors/index.ts";
 import { findBinary } from "./binaries.ts";
 import { isRoot, type OsUser } from "./os-user.ts";
+import { shutdownSignal } from "../lifecycle/cleanup-registry.ts";
 
 export interface RunOptions {
   /**
@@ -98,7 +99,9 @@ function commonOptions(options: RunOptions) {
     detached: options.detached ?? false,
     cwd: options.cwd,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    cancelSignal: options.signal,
+    // A signal to dr-drill cancels every command at once (servers excepted: the cleanup
+    // registry stops them in order, after what still needs them).
+    cancelSignal: options.detached ? options.signal : options.signal ? AbortSignal.any([options.signal, shutdownSignal()]) : shutdownSignal(),
     input: options.input,
     reject: false,
     stripFinalNewline: true,

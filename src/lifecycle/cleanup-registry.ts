@@ -19,11 +19,14 @@ let exiting = false;
 const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGQUIT: 131, SIGTERM: 143 } as const;
 type HandledSignal = keyof typeof SIGNAL_EXIT_CODES;
 
-/** Run every pending cleanup once, newest first, swallowing their errors. */
+/**
+ * Run every pending cleanup once, newest first, swallowing their errors, until none is
+ * left: what the main flow registers while the cleanups run (it keeps going until its
+ * commands are cancelled) is cleaned up too.
+ */
 export async function runAllCleanups(): Promise<void> {
-  const all = [...pending].reverse();
-  pending.clear();
-  for (const entry of all) {
+  for (let entry = [...pending].at(-1); entry; entry = [...pending].at(-1)) {
+    pending.delete(entry);
     try {
       await entry.run();
     } catch {
@@ -35,6 +38,13 @@ export async function runAllCleanups(): Promise<void> {
 /** True once a signal started the shutdown: the main flow's errors from then on are its consequence, not news. */
 export function isShuttingDown(): boolean {
   return exiting;
+}
+
+const shutdown = new AbortController();
+
+/** Aborted when a signal starts the shutdown: commands run with it are cancelled at once (run-command uses it). */
+export function shutdownSignal(): AbortSignal {
+  return shutdown.signal;
 }
 
 /**
@@ -58,6 +68,7 @@ function onSignal(signal: HandledSignal): void {
     return;
   }
   exiting = true;
+  shutdown.abort(new Error(`${signal} received`));
   process.on("uncaughtException", swallowDuringShutdown);
   process.on("unhandledRejection", swallowDuringShutdown);
   process.stderr.write(`\ndr-drill: ${signal} received, stopping servers and removing temporary folders...\n`);

@@ -11,6 +11,25 @@ export const TEMP_PREFIX = "dr-drill-";
 /** Unregister functions of the folders made here and not removed yet. */
 const owned = new Map<string, () => void>();
 
+/** Every folder made here by this process. */
+const made = new Set<string>();
+let sweepInstalled = false;
+
+/**
+ * At process exit, remove every folder made here that exists: the registered cleanups
+ * remove them on a signal, but the main flow keeps running while they do and can write
+ * into a folder again after its removal (a mkdir -p of a path inside it).
+ */
+function sweepAtExit(): void {
+  for (const dir of made) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // The process is going away; nothing else can be done.
+    }
+  }
+}
+
 /** The folder temporary folders go in: DR_TMPDIR, else TMPDIR (os.tmpdir()). */
 export function tempRoot(): string {
   return process.env.DR_TMPDIR ?? tmpdir();
@@ -23,6 +42,11 @@ export function tempRoot(): string {
  */
 export async function makeTempDir(label: string, owner?: OsUser): Promise<string> {
   const dir = await mkdtemp(join(tempRoot(), `${TEMP_PREFIX}${label}-`));
+  made.add(dir);
+  if (!sweepInstalled) {
+    sweepInstalled = true;
+    process.on("exit", sweepAtExit);
+  }
   // No await between mkdtemp and this line: no signal handler can run in between.
   owned.set(dir, registerCleanup(
     async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { ResultPromise } from "execa";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { startCommand, type OsUser } from "../../exec/index.ts";
-import { registerCleanup, removeTempDir, waitUntil } from "../../lifecycle/index.ts";
+import { isShuttingDown, registerCleanup, removeTempDir, waitUntil } from "../../lifecycle/index.ts";
 
 /** A server we run as a child process in its own temporary folder. */
 export interface ServerProcess {
@@ -63,6 +63,10 @@ async function waitForExit(child: ResultPromise, ms: number): Promise<boolean> {
  * folder removed, and the error carries the tail of its log.
  */
 export async function startServerProcess(options: StartServerOptions): Promise<ServerProcess> {
+  if (isShuttingDown()) {
+    if (!options.keepDir) await removeTempDir(options.dir);
+    throw new DrError("TARGET_START_FAILED", `unable to start ${options.name} server: dr-drill is shutting down (a signal was received)`);
+  }
   const logFile = join(options.dir, `${options.name}.log`);
   // A persistent folder keeps its log across runs: start each run with an empty one, so
   // readiness checks read this run's lines only.
