@@ -22,6 +22,11 @@ import { makeTempDir, pendingCleanups, removeTempDir } from "../src/lifecycle/in
 import { createStorage } from "../src/storage/index.ts";
 import { RUN_LABEL } from "../src/targets/containers/container-run.ts";
 import { startContainersTarget } from "../src/targets/containers/containers-target.ts";
+import { startContainersSandbox } from "../src/targets/containers/containers-sandbox.ts";
+import { startNativePostgres, startNativeS3 } from "../src/targets/index.ts";
+import { createRepository } from "../src/repository/index.ts";
+import { runExistingDrill } from "../src/drill/run-existing-drill.ts";
+import { seedPostgres } from "../fixtures/index.ts";
 import { checkDockerEngine, checkImagesPresent } from "../src/targets/containers/docker-preflight.ts";
 
 // Real containers from the configured images (DR_POSTGRES_IMAGE, DR_REDIS_IMAGE,
@@ -198,6 +203,34 @@ describe.skipIf(problem !== undefined)(`containers target${problem ? " (skipped:
     // The scratch containers were never stopped on their own: the target's stop took them.
     expect(await listRunContainers(target.runId)).toEqual([]);
     expect(pendingCleanups()).toBe(0);
+  });
+
+  it("drills existing backups in a containers sandbox: the scratch server comes from the backup's major, and goes with the sandbox", async () => {
+    const source = await startNativePostgres({ database: "shop", label: "sandbox-source" });
+    const s3 = await startNativeS3("sandbox-repo");
+    const sandbox = await startContainersSandbox(config);
+    try {
+      await seedPostgres(source.endpoint, { targetBytes: 2e6, seed: 5 });
+      const repository = createRepository("primary", s3.endpoint, { recipients: [], identities: [], identityFile: undefined, keySource: "none" });
+      const manifest = await backupPostgres({ storage: repository.storage, config, postgres: source.endpoint, redis: source.endpoint as never, mediaDir: "", recipients: [] });
+      const drill = await runExistingDrill({
+        config: { ...config, target: "external" },
+        repository,
+        sandbox,
+        source: { kind: "external", postgres: source.endpoint, redis: undefined, mediaDir: undefined, writable: false },
+        components: ["postgres"],
+      });
+      expect(drill.recoveries.postgres.ok, drill.recoveries.postgres.error).toBe(true);
+      expect(drill.recoveries.postgres.backupId).toBe(manifest.id);
+      expect(drill.recoveries.postgres.steps[0]!.detail).toMatch(/^PostgreSQL 15\.\d+ on /);
+      expect(drill.smoke.every((c) => c.passed)).toBe(true);
+      expect(drill.recoveries.redis.configured).toBe(false);
+      await repository.close();
+    } finally {
+      await sandbox.stop();
+      await Promise.allSettled([source.stop(), s3.stop()]);
+    }
+    expect(await listRunContainers()).toEqual([]);
   });
 
   it("stops every container and removes the media folder on SIGTERM", async () => {

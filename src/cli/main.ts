@@ -10,6 +10,7 @@ import { statusCommand } from "./commands/status-command.ts";
 import { verifyCommand } from "./commands/verify-command.ts";
 import { reportError } from "./output.ts";
 
+const repoOption = () => new Option("--repo <name>", "the repository to read: primary (default) or replica (DR_REPLICA_S3_*), e.g. while the primary is down").choices(["primary", "replica"]);
 const targetOption = () => new Option("--target <kind>", "where the servers come from (overrides DR_TARGET)").choices(["native", "external", "containers"]);
 
 /** Wrap a command so its result or error becomes the process exit code. */
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
     .description("list backups and their status")
     .argument("[component]", "postgres, redis, media (default: all)")
     .addOption(targetOption())
+    .addOption(repoOption())
     .option("--json", "machine-readable output")
     .action(action(listCommand));
 
@@ -58,6 +60,7 @@ export function buildProgram(): Command {
     .description("re-download, check SHA-256, decrypt and read backups with their own tools")
     .argument("[component]", "postgres, redis, media (default: all)")
     .addOption(targetOption())
+    .addOption(repoOption())
     .option("--latest", "the newest complete backup (default)")
     .option("--backup <id>", "a specific backup")
     .option("--all", "every complete backup")
@@ -68,6 +71,7 @@ export function buildProgram(): Command {
     .description("apply retention; never deletes the newest good backup")
     .argument("[component]", "postgres, redis, media (default: all)")
     .addOption(targetOption())
+    .addOption(repoOption())
     .option("--dry-run", "list what would be deleted")
     .action(action(pruneCommand));
 
@@ -75,6 +79,7 @@ export function buildProgram(): Command {
     .description("restore a backup into a new database or an empty folder")
     .argument("<component>", "postgres, redis or media")
     .addOption(targetOption())
+    .addOption(repoOption())
     .option("--latest", "the newest complete backup (default)")
     .option("--backup <id>", "a specific backup")
     .option("--into <where>", "postgres://USER@HOST:PORT/NEW_DB, or a folder for redis/media")
@@ -85,6 +90,7 @@ export function buildProgram(): Command {
     .description("freshness of each component: newest backup, its age against the schedule, the last attempt (exit 1 when stale, missing or failed)")
     .argument("[component]", "postgres, redis, media (default: all)")
     .addOption(targetOption())
+    .addOption(repoOption())
     .option("--json", "machine-readable output")
     .option("--prometheus <file>", "write a node_exporter textfile (atomically: temp file + rename)")
     .action(action(statusCommand));

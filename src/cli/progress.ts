@@ -65,3 +65,39 @@ export function printSteps(prefix = ""): StepListener {
     process.stderr.write(`${prefix}${mark} ${step.name} (${formatDuration(step.durationMs)})${step.detail ? `: ${step.detail}` : ""}\n`);
   };
 }
+
+/** `1.2 GB of 4.0 GB (30%), 85.1 MB/s, ETA 33s` (total unknown: bytes and rate only). */
+export function formatTransfer(bytes: number, total: number | undefined, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? bytes / (elapsedMs / 1000) : 0;
+  const head = total ? `${formatBytes(bytes)} of ${formatBytes(total)} (${Math.min(100, Math.floor((bytes / total) * 100))}%)` : formatBytes(bytes);
+  const eta = total && rate > 0 && bytes < total ? `, ETA ${formatDuration(((total - bytes) / rate) * 1000)}` : "";
+  return `${head}, ${formatBytes(rate)}/s${eta}`;
+}
+
+/**
+ * A byte counter for a long transfer: on a terminal one line rewritten in place at most
+ * 4 times a second; in logs (not a TTY) a plain line every 10 seconds, so a multi-GB
+ * restore shows it is alive without flooding cron mail. `done()` ends the line.
+ */
+export function transferMeter(label: string, total: number | undefined, stream: NodeJS.WriteStream = process.stderr): { update(bytes: number): void; done(): void } {
+  const started = performance.now();
+  const live = Boolean(stream.isTTY) && !process.env.CI;
+  const every = live ? 250 : 10_000;
+  let last = started;
+  let bytes = 0;
+  let shown = false;
+  return {
+    update: (value) => {
+      bytes = value;
+      const now = performance.now();
+      if (now - last < every) return;
+      last = now;
+      shown = true;
+      const line = `${label}: ${formatTransfer(bytes, total, now - started)}`;
+      stream.write(live ? `\r${line}\u001b[K` : `${line}\n`);
+    },
+    done: () => {
+      if (shown && live) stream.write(`\r${label}: ${formatTransfer(bytes, total, performance.now() - started)}\u001b[K\n`);
+    },
+  };
+}

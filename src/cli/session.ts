@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { configuredComponents, COMPONENTS, type ComponentName, type DrConfig, loadConfig } from "../config/index.ts";
 import { DrError } from "../errors/index.ts";
-import { openRepository, type Repository, workspaceDir } from "../repository/index.ts";
+import { openRepository, type Repository, type RepositoryName, workspaceDir } from "../repository/index.ts";
 import { assertConfigured, externalSource, sourceOfTarget, type Source, type StartedTarget } from "../targets/index.ts";
 import { startNativeTarget } from "../targets/native/native-target.ts";
 import { addSecrets } from "./output.ts";
@@ -31,9 +31,9 @@ export interface RepositorySession extends AsyncDisposable {
  * Open the repository and nothing else: recovery commands must work while the source is
  * down, its Redis gone and its media folder deleted.
  */
-export async function openRepositorySession(options: { target?: string }): Promise<RepositorySession> {
+export async function openRepositorySession(options: { target?: string; repo?: string }): Promise<RepositorySession> {
   const config = await loadCommandConfig(options.target);
-  const repository = await openRepository(config);
+  const repository = await openRepository(config, { name: parseRepositoryName(options.repo) });
   addSecrets(await repositorySecrets(repository));
   return { config, repository, [Symbol.asyncDispose]: () => repository.close() };
 }
@@ -74,6 +74,13 @@ export function componentsToRead(config: DrConfig, which: string | undefined): C
   if (which !== undefined && which !== "all") return parseComponentList(which, false);
   const configured = configuredComponents(config);
   return configured.length ? configured : [...COMPONENTS];
+}
+
+/** `--repo primary|replica` (default primary). */
+export function parseRepositoryName(value: string | undefined): RepositoryName {
+  if (value === undefined || value === "primary") return "primary";
+  if (value === "replica") return "replica";
+  throw new DrError("CONFIG_INVALID", `unable to parse --repo '${value}': expected primary or replica`, { exitCode: 2 });
 }
 
 /** Parse `postgres|redis|media[|all]`. */

@@ -65,6 +65,11 @@ export interface DrConfig {
   images: ContainerImages;
   /** Where restores are proven (DR_SANDBOX): native scratch servers (default) or containers. */
   sandbox: SandboxKind;
+  /**
+   * A second repository (DR_REPLICA_S3_*): a copy of every backup, e.g. in another region.
+   * Every backup completed in the primary is copied there, manifest last.
+   */
+  replica: S3Location | undefined;
   encryption: {
     /** age X25519 recipients (`age1...`); when any is set, every backup is encrypted. */
     recipients: string[];
@@ -120,6 +125,7 @@ export interface DrConfigInput {
   target?: TargetKind;
   stateDir?: string;
   sandbox?: SandboxKind;
+  replica?: { bucket?: string; prefix?: string; endpoint?: string; region?: string };
   external?: {
     databaseUrl?: string;
     redisUrl?: string;

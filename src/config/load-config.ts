@@ -229,6 +229,7 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
     target,
     stateDir: resolve(asString(get("DR_STATE_DIR", "stateDir"), ".dr-drill")),
     external: undefined,
+    replica: undefined,
     sandbox: parseSandbox(get("DR_SANDBOX", "sandbox")),
     images: {
       postgres: asString(get("DR_POSTGRES_IMAGE", "images.postgres"), DEFAULT_IMAGES.postgres),
@@ -274,6 +275,17 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
   if (config.postgres.expectedSizeMin !== undefined && config.postgres.expectedSizeMax !== undefined &&
       config.postgres.expectedSizeMin > config.postgres.expectedSizeMax) {
     throw invalid("postgres.expectedSizeMin", config.postgres.expectedSizeMin, `at most postgres.expectedSizeMax (${config.postgres.expectedSizeMax})`);
+  }
+
+  const replicaBucket = asString(get("DR_REPLICA_S3_BUCKET", "replica.bucket"), undefined);
+  if (replicaBucket) {
+    const endpoint = asString(get("DR_REPLICA_S3_ENDPOINT", "replica.endpoint"), undefined);
+    config.replica = {
+      bucket: replicaBucket,
+      prefix: normalizePrefix(asString(get("DR_REPLICA_S3_PREFIX", "replica.prefix"), "")),
+      endpoint: endpoint === undefined ? undefined : asUrl({ value: endpoint, name: env.DR_REPLICA_S3_ENDPOINT ? "DR_REPLICA_S3_ENDPOINT" : "replica.endpoint" }, ["http:", "https:"]),
+      region: asString(get("DR_REPLICA_S3_REGION", "replica.region"), env.AWS_REGION ?? "us-east-1"),
+    };
   }
 
   if (target === "external") {

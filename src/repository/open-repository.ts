@@ -3,7 +3,7 @@ import type { DrConfig } from "../config/index.ts";
 import { DrError } from "../errors/index.ts";
 import type { S3Endpoint } from "../storage/s3-endpoint.ts";
 import { startNativeS3 } from "../targets/native/native-s3.ts";
-import { createRepository, externalEndpoint, type Repository } from "./repository.ts";
+import { createRepository, externalEndpoint, type Repository, type RepositoryName } from "./repository.ts";
 import { resolveRepositoryKeys } from "./repository-keys.ts";
 
 /** The embedded workspace's folder (persistent native servers, its key, its S3 objects). */
@@ -20,9 +20,20 @@ export const WORKSPACE_BUCKET = "dr-drill-backups";
  * S3 endpoint, started for this command alone (the source servers stay down). Containers:
  * refused, their bucket does not outlive one command. `endpoint` reuses an endpoint that
  * is already up (a rehearsal target's), which then is not stopped with the repository.
+ * `name: "replica"` opens the copy (DR_REPLICA_S3_*) instead, on any target: it must work
+ * while the primary endpoint is down.
  */
-export async function openRepository(config: DrConfig, options: { endpoint?: S3Endpoint } = {}): Promise<Repository> {
+export async function openRepository(config: DrConfig, options: { endpoint?: S3Endpoint; name?: RepositoryName } = {}): Promise<Repository> {
   const keys = await resolveRepositoryKeys(config, workspaceDir(config));
+  if (options.name === "replica") {
+    const endpoint = externalEndpoint(config, "replica");
+    if (!endpoint) {
+      throw new DrError("CONFIG_MISSING", "unable to open repository 'replica': DR_REPLICA_S3_BUCKET is not set", {
+        hint: "set DR_REPLICA_S3_BUCKET (and DR_REPLICA_S3_ENDPOINT / _REGION / _PREFIX) to the bucket that holds the copy of every backup",
+      });
+    }
+    return createRepository("replica", endpoint, keys);
+  }
   if (options.endpoint) return createRepository("primary", options.endpoint, keys);
   switch (config.target) {
     case "external":

@@ -9,9 +9,11 @@ import type { RepositoryKeys } from "./repository-keys.ts";
  * Redis, no source media folder. Disposing it closes the client and stops whatever was
  * started to serve it (the embedded workspace's S3 endpoint).
  */
+/** `primary`: the bucket backups are written to; `replica`: the copy (DR_REPLICA_S3_*). */
+export type RepositoryName = "primary" | "replica";
+
 export interface Repository extends RepositoryKeys, AsyncDisposable {
-  /** `primary` (the bucket backups are written to). */
-  name: string;
+  name: RepositoryName;
   storage: S3Storage;
   /** `s3://bucket/prefix/ at endpoint`, no secrets. */
   describe(): string;
@@ -19,7 +21,7 @@ export interface Repository extends RepositoryKeys, AsyncDisposable {
 }
 
 /** Wrap an endpoint and keys as a repository; `stop` stops what serves the endpoint, if anything. */
-export function createRepository(name: string, endpoint: S3Endpoint, keys: RepositoryKeys, stop: () => Promise<void> = async () => undefined): Repository {
+export function createRepository(name: RepositoryName, endpoint: S3Endpoint, keys: RepositoryKeys, stop: () => Promise<void> = async () => undefined): Repository {
   const storage = createStorage(endpoint);
   let closed = false;
   const close = async () => {
@@ -38,9 +40,9 @@ export function createRepository(name: string, endpoint: S3Endpoint, keys: Repos
   };
 }
 
-/** The S3 endpoint of the external target's bucket: credentials from the AWS SDK's chain. */
-export function externalEndpoint(config: DrConfig): S3Endpoint | undefined {
-  const s3 = config.external?.s3;
+/** The S3 endpoint of the external target's bucket (or of the replica): credentials from the AWS SDK's chain. */
+export function externalEndpoint(config: DrConfig, which: RepositoryName = "primary"): S3Endpoint | undefined {
+  const s3 = which === "replica" ? config.replica : config.external?.s3;
   if (!s3) return undefined;
   return {
     endpoint: s3.endpoint,

@@ -28,6 +28,8 @@ export interface ComponentStatus {
   lastAttempt?: BackupAttempt;
   /** Whether the newest finished attempt succeeded; undefined when none was recorded. */
   lastAttemptSucceeded?: boolean;
+  /** The replica's lag, when a replica repository is configured. */
+  replica?: { location: string; newest?: string; ageMs?: number; missing: string[] };
   /** Everything wrong with this component, one line each; empty when ok. */
   problems: string[];
   /** fresh and the last attempt did not fail (or the component is not configured). */

@@ -21,6 +21,8 @@ export function statusMetrics(statuses: readonly ComponentStatus[], now = new Da
     per("dr_drill_backup_stale_after_seconds", "Age after which the newest backup counts as stale (interval plus grace).", (s) => (s.intervalMs + s.graceMs) / 1000),
     per("dr_drill_backup_fresh", "1 when the newest complete backup is within its interval plus grace, else 0.", (s) => (s.verdict === "fresh" ? 1 : 0)),
     per("dr_drill_backup_last_attempt_success", "1 when the newest finished backup attempt succeeded, 0 when it failed or stalled.", (s) => (s.lastAttemptSucceeded === undefined ? undefined : s.lastAttemptSucceeded ? 1 : 0)),
+    per("dr_drill_replica_backup_age_seconds", "Age of the newest complete backup in the replica repository.", (s) => (s.replica?.ageMs === undefined ? undefined : s.replica.ageMs / 1000)),
+    per("dr_drill_replica_lag_backups", "Complete backups in the primary repository not yet in the replica.", (s) => s.replica?.missing.length),
     { name: "dr_drill_status_timestamp_seconds", help: "Unix time this status was computed.", type: "gauge", samples: [{ name: "dr_drill_status_timestamp_seconds", value: now.getTime() / 1000 }] },
   ];
 }

@@ -1,8 +1,9 @@
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import { applyRetention, planComponentRetention, resolveRecipients, runBackup, type BackupContext } from "../../components/index.ts";
 import { isSeeded, seedSource } from "../../drill/seed-source.ts";
-import { messageOf } from "../../errors/index.ts";
-import type { BackupManifest } from "../../manifest/index.ts";
+import { DrError, messageOf } from "../../errors/index.ts";
+import { measureReplicaLag, openRepository, replicateBackup, type Repository } from "../../repository/index.ts";
+import { readManifest, type BackupManifest } from "../../manifest/index.ts";
 import { pruneAttempts, recordAttemptStart } from "../../status/index.ts";
 import { assertSourceReachable } from "../../targets/index.ts";
 import { say } from "../output.ts";
@@ -34,6 +35,10 @@ export async function backupCommand(which: string, options: BackupCommandOptions
     await seedSource(session.workspace, config);
   }
   const manifests: BackupManifest[] = [];
+  const copies: string[] = [];
+  // The copy in the second repository, when there is one: opened once, after the first backup.
+  let replica: Repository | undefined;
+  const replicationErrors: string[] = [];
   const errors = await runWithProgress(
     components.map((component) => ({
       title: `Back up ${component}`,
@@ -54,6 +59,20 @@ export async function backupCommand(which: string, options: BackupCommandOptions
           const manifest = await runBackup(component, ctx);
           manifests.push(manifest);
           await attempt.finish({ backupId: manifest.id });
+          if (config.replica) {
+            try {
+              replica ??= await openRepository(config, { name: "replica" });
+              // Catch up: every complete backup newer than the replica's newest, this one last.
+              const lag = await measureReplicaLag(repository.storage, replica.storage, component);
+              for (const id of lag.missing) {
+                const copy = await replicateBackup(repository.storage, replica.storage, id === manifest.id ? manifest : await readManifest(repository.storage, id));
+                update(`copied ${id} to ${replica.storage.location}`);
+                copies.push(`${id}: copied to ${replica.storage.location} (${copy.copied} objects, ${formatBytes(copy.bytes)}; ${copy.present} already there)`);
+              }
+            } catch (error) {
+              replicationErrors.push(`${manifest.id}: ${messageOf(error).split("\n")[0]}`);
+            }
+          }
         } catch (error) {
           await attempt.finish({ error: messageOf(error) });
           throw error;
@@ -62,13 +81,21 @@ export async function backupCommand(which: string, options: BackupCommandOptions
     })),
     {},
   );
+  await replica?.close();
   for (const m of manifests) {
     const took = Date.parse(m.finishedAt) - Date.parse(m.startedAt);
     say(`${m.id}: ${formatBytes(m.storedBytes)} stored in ${formatDuration(took)}, ${m.encryption.format === "age" ? "encrypted (age)" : "NOT encrypted"}, sha256 ${m.parts[0]?.sha256.slice(0, 16)}…`);
   }
+  for (const line of copies) say(line);
   if (errors.length) {
     say(`${errors.length} of ${components.length} backups failed; retention not run.`);
     throw errors[0];
+  }
+  if (replicationErrors.length) {
+    // The backups are complete in the primary; the replica lags until the next copy (status shows it).
+    throw new DrError("STORAGE_FAILED", `unable to copy ${replicationErrors.length} backup(s) to repository 'replica': ${replicationErrors.join("; ")}`, {
+      hint: "the backups are complete in the primary repository; 'dr-drill status' shows the replica's lag, and the next backup copies again",
+    });
   }
   if (options.prune) {
     for (const component of components) {

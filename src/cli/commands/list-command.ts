@@ -8,8 +8,8 @@ import { componentsToRead, openRepositorySession } from "../session.ts";
  * repository alone (works while the source is down). A component that is not configured
  * and has no backups shows as "not configured".
  */
-export async function listCommand(which: string | undefined, options: { target?: string; json?: boolean }): Promise<number> {
-  await using session = await openRepositorySession({ target: options.target });
+export async function listCommand(which: string | undefined, options: { target?: string; repo?: string; json?: boolean }): Promise<number> {
+  await using session = await openRepositorySession({ target: options.target, repo: options.repo });
   const { storage } = session.repository;
   await storage.check();
   const configured = configuredComponents(session.config);

@@ -5,8 +5,8 @@ import { say } from "../output.ts";
 import { componentsToRead, openRepositorySession } from "../session.ts";
 
 /** `dr-drill prune [component] [--dry-run]`: apply retention from the repository alone; the newest good backup always stays. */
-export async function pruneCommand(which: string | undefined, options: { target?: string; dryRun?: boolean }): Promise<number> {
-  await using session = await openRepositorySession({ target: options.target });
+export async function pruneCommand(which: string | undefined, options: { target?: string; repo?: string; dryRun?: boolean }): Promise<number> {
+  await using session = await openRepositorySession({ target: options.target, repo: options.repo });
   const { storage } = session.repository;
   await storage.check();
   for (const component of componentsToRead(session.config, which)) {

@@ -18,6 +18,7 @@ export interface RestoreCommandOptions {
   backup?: string;
   into?: string;
   replace?: boolean;
+  repo?: string;
 }
 
 /** The backup a restore/verify names: --backup ID, else the newest complete one. */
@@ -69,7 +70,7 @@ export async function restoreCommand(which: string, options: RestoreCommandOptio
   }
   if (options.latest && options.backup) throw new DrError("CONFIG_INVALID", "unable to restore: give --latest or --backup ID, not both", { exitCode: 2 });
   const parsedInto = component === "postgres" ? parseInto(options.into) : undefined;
-  await using session = await openRepositorySession({ target: options.target });
+  await using session = await openRepositorySession({ target: options.target, repo: options.repo });
   const { storage, identities } = session.repository;
   await storage.check();
   const manifest = await pickBackup(storage, component!, options.backup);

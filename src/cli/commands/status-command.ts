@@ -1,5 +1,7 @@
 import { configuredComponents, formatBytes, formatDuration } from "../../config/index.ts";
 import { readComponentStatus, statusMetrics, writeTextfile, type ComponentStatus } from "../../status/index.ts";
+import { messageOf } from "../../errors/index.ts";
+import { measureReplicaLag, openRepository } from "../../repository/index.ts";
 import { formatTable, say, warn } from "../output.ts";
 import { componentsToRead, openRepositorySession } from "../session.ts";
 
@@ -9,8 +11,8 @@ import { componentsToRead, openRepositorySession } from "../session.ts";
  * interval plus grace, the last recorded attempt). Exit 0 when all are fresh and their
  * last attempts succeeded, 1 otherwise (each problem named), 2 on configuration errors.
  */
-export async function statusCommand(which: string | undefined, options: { target?: string; json?: boolean; prometheus?: string }): Promise<number> {
-  await using session = await openRepositorySession({ target: options.target });
+export async function statusCommand(which: string | undefined, options: { target?: string; repo?: string; json?: boolean; prometheus?: string }): Promise<number> {
+  await using session = await openRepositorySession({ target: options.target, repo: options.repo });
   const { storage } = session.repository;
   await storage.check();
   const configured = configuredComponents(session.config);
@@ -19,6 +21,26 @@ export async function statusCommand(which: string | undefined, options: { target
   const statuses: ComponentStatus[] = [];
   for (const component of components) {
     statuses.push(await readComponentStatus(storage, session.config, component, configured.includes(component) || which !== undefined, now));
+  }
+  if (session.config.replica && session.repository.name === "primary") {
+    // Opened only when configured; a replica that cannot be read is a problem of every component.
+    try {
+      await using replica = await openRepository(session.config, { name: "replica" });
+      for (const status of statuses.filter((s) => s.verdict !== "not configured")) {
+        const lag = await measureReplicaLag(storage, replica.storage, status.component);
+        const ageMs = lag.newestInReplica ? Math.max(0, now.getTime() - Date.parse(lag.newestInReplica.consistentAt)) : undefined;
+        status.replica = { location: replica.storage.location, newest: lag.newestInReplica?.id, ageMs, missing: lag.missing };
+        if (lag.missing.length && (ageMs === undefined || ageMs > status.intervalMs + status.graceMs)) {
+          status.problems.push(`${status.component}: replica ${replica.storage.location} lags ${lag.missing.length} backup(s) behind (newest there: ${lag.newestInReplica?.id ?? "none"})`);
+          status.ok = false;
+        }
+      }
+    } catch (error) {
+      for (const status of statuses.filter((s) => s.verdict !== "not configured")) {
+        status.problems.push(`${status.component}: replica unreadable: ${messageOf(error).split("\n")[0]}`);
+        status.ok = false;
+      }
+    }
   }
   if (options.prometheus) await writeTextfile(options.prometheus, statusMetrics(statuses, now));
   if (options.json) {
@@ -37,6 +59,9 @@ export async function statusCommand(which: string | undefined, options: { target
         s.lastAttempt ? `${s.lastAttempt.outcome} ${s.lastAttempt.finishedAt ?? s.lastAttempt.startedAt}` : "none recorded",
       ]),
     ));
+    for (const s of statuses.filter((x) => x.replica)) {
+      say(`${s.component}: replica ${s.replica!.location} newest ${s.replica!.newest ?? "none"}${s.replica!.ageMs === undefined ? "" : ` (${formatDuration(s.replica!.ageMs)} old)`}, ${s.replica!.missing.length} backup(s) behind`);
+    }
     for (const problem of statuses.flatMap((s) => s.problems)) warn(`dr-drill: ${problem}`);
   }
   return statuses.every((s) => s.ok) ? 0 : 1;

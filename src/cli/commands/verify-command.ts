@@ -10,8 +10,8 @@ import { componentsToRead, openRepositorySession } from "../session.ts";
  * and read each backup with its own tool, from the repository alone. Exit 1 when any
  * check failed or could not run.
  */
-export async function verifyCommand(which: string | undefined, options: { target?: string; backup?: string; all?: boolean; json?: boolean }): Promise<number> {
-  await using session = await openRepositorySession({ target: options.target });
+export async function verifyCommand(which: string | undefined, options: { target?: string; repo?: string; backup?: string; all?: boolean; json?: boolean }): Promise<number> {
+  await using session = await openRepositorySession({ target: options.target, repo: options.repo });
   const { storage, identities } = session.repository;
   await storage.check();
   const manifests = [];
