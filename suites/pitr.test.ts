@@ -9,6 +9,7 @@ import { connectPostgres } from "../src/clients/index.ts";
 import type { BackupContext } from "../src/components/index.ts";
 import { backupPostgresPhysical } from "../src/components/postgres/physical-backup.ts";
 import { restorePostgresPhysical } from "../src/components/postgres/physical-restore.ts";
+import { checkBaseBackupWal, checkPhysicalBackup } from "../src/components/postgres/physical-verify.ts";
 import { startRestoredPostgres } from "../src/components/postgres/restored-postgres.ts";
 import { verifyWalArchive } from "../src/components/wal/wal-verify.ts";
 import { listWalArchive } from "../src/components/wal/wal-archive.ts";
@@ -120,6 +121,9 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     expect(base.physical).toMatchObject({ timeline: 1, walSegmentBytes: 16 * 1024 * 1024 });
     expect(base.physical!.startWalFile <= base.physical!.stopWalFile).toBe(true);
     expect(await storage.stat(`wal/${base.physical!.stopWalFile}.age`)).toBeDefined();
+    // verify of a physical backup: hashes, age, a readable tar with a data directory's key files, its WAL present.
+    const checks = await checkPhysicalBackup({ storage, manifest: base, identities: [identity] });
+    expect(checks.map((c) => `${c.name}: ${c.status}`)).toEqual(["SHA-256 (stored and plain): ok", "tar -t: ok", "WAL range present: ok"]);
 
     await query(source.endpoint, "CREATE TABLE precious(id int PRIMARY KEY, note text); CREATE TABLE beats(id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     await query(source.endpoint, "INSERT INTO precious SELECT g, 'row ' || g FROM generate_series(1, 100) g");
@@ -248,6 +252,11 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     const error = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(target.getTime() - 1000) } }));
     expect(error.code).toBe("WAL_MISSING");
     expect(error.message).toContain(`WAL ${dataSegment} is missing from the archive`);
+
+    // The base backup's own WAL gone: verify fails it, naming the segment.
+    await storage.delete(`wal/${base.physical!.stopWalFile}.age`);
+    const walCheck = await checkBaseBackupWal(storage, base);
+    expect([walCheck.status, walCheck.detail]).toEqual(["failed", expect.stringContaining(base.physical!.stopWalFile)]);
   });
 });
 
@@ -279,7 +288,11 @@ describe("wal stream: pg_receivewal with a slot, killed mid-segment and restarte
     const start = () => startCommand(process.execPath, [ENTRY, "stream", spool], { env, timeoutMs: 0, logFile: join(spool, "..", "streamer.log") });
 
     let streamer = start();
-    cleanups.push(async () => void streamer.kill("SIGKILL"));
+    // A failed test still stops the streamer gracefully (it stops its pg_receivewal on SIGTERM).
+    cleanups.push(async () => {
+      streamer.kill("SIGTERM");
+      await streamer.catch(() => undefined);
+    });
     await query(source.endpoint, "CREATE TABLE t(id int, pad text)");
     await query(source.endpoint, "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g");
     // Its partial segment reaches the bucket while the segment is still being written.

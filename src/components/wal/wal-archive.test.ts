@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DrError } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import { MemoryStorage } from "../../storage/index.ts";
-import { walChain } from "./wal-archive.ts";
+import { listWalArchive, walChain } from "./wal-archive.ts";
+import { planWalPrune } from "./wal-retention.ts";
 import { fetchWalFile } from "./wal-fetch.ts";
 import { pushWalFile } from "./wal-push.ts";
 import { verifyWalArchive } from "./wal-verify.ts";
@@ -160,3 +161,17 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks);
 }
+
+describe("wal retention", () => {
+  it("deletes only what precedes the oldest kept base backup's start segment, never .history files, nothing without a base", async () => {
+    const storage = new MemoryStorage();
+    await pushSegments(storage, 1, [1, 2, 3, 4, 5]);
+    await pushWalFile({ storage, recipients: [recipient], path: await walFile("00000002.history", "1\t0/5000000\tx\n") });
+    await pushWalFile({ storage, recipients: [recipient], path: await walFile("000000010000000000000002.00000028.backup", "label") });
+    const archive = await listWalArchive(storage);
+    expect(planWalPrune(archive, [])).toEqual({ keys: [], keepFrom: undefined });
+    const plan = planWalPrune(archive, [baseManifest("postgres-20260102T000000000Z", segmentFileName(1, 4n), segmentFileName(1, 4n)), baseManifest("postgres-20260101T000000000Z", segmentFileName(1, 3n), segmentFileName(1, 3n))]);
+    expect(plan.keepFrom).toBe(segmentFileName(1, 3n));
+    expect(plan.keys).toEqual(["wal/000000010000000000000001.age", "wal/000000010000000000000002.00000028.backup.age", "wal/000000010000000000000002.age"]);
+  });
+});

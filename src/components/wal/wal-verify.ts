@@ -2,7 +2,7 @@ import { messageOf } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { findGaps, listWalArchive, missingHistories, readTimelineHistories, walChain, type TimelineHistories, type WalArchive, type WalGap } from "./wal-archive.ts";
-import { DEFAULT_SEGMENT_BYTES, parseWalFileName, segmentFileName } from "./wal-names.ts";
+import { DEFAULT_SEGMENT_BYTES, parseWalFileName } from "./wal-names.ts";
 
 /** Whether one base backup can be restored from the archive. */
 export interface BaseBackupWal {
@@ -125,9 +125,4 @@ export function describeWalReport(report: WalVerifyReport): string[] {
   }
   for (const reason of report.notVerified) lines.push(`not verified: ${reason}`);
   return lines;
-}
-
-/** The segment name that follows a segment (for messages about where WAL stops). */
-export function nextSegmentName(timeline: number, segment: bigint, segmentBytes = DEFAULT_SEGMENT_BYTES): string {
-  return segmentFileName(timeline, segment + 1n, segmentBytes);
 }

@@ -1,0 +1,65 @@
+import { DrError, messageOf, unable } from "../../errors/index.ts";
+import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
+import type { BackupManifest } from "../../manifest/index.ts";
+import type { Storage } from "../../storage/storage.ts";
+import { downloadPart, partOf } from "../download-part.ts";
+import { findGaps, listWalArchive } from "../wal/wal-archive.ts";
+import { parseWalFileName } from "../wal/wal-names.ts";
+
+/** One check's outcome (the shape verify-backup's CheckResult has). */
+export interface PhysicalCheck {
+  name: string;
+  status: "ok" | "failed" | "not verified";
+  detail: string;
+}
+
+/** Files every pg_basebackup tar of a data directory holds: without them it cannot start. */
+const REQUIRED_ENTRIES = ["PG_VERSION", "global/pg_control", "backup_label", "backup_manifest"];
+
+/**
+ * The WAL a base backup needs to become consistent (its start..stop segments) is in the
+ * archive: a base backup without it cannot be restored at all. Needs no key.
+ */
+export async function checkBaseBackupWal(storage: Storage, manifest: BackupManifest): Promise<PhysicalCheck> {
+  const facts = manifest.physical!;
+  const start = parseWalFileName(facts.startWalFile, facts.walSegmentBytes)!;
+  const stop = parseWalFileName(facts.stopWalFile, facts.walSegmentBytes)!;
+  const archive = await listWalArchive(storage, facts.walSegmentBytes);
+  const { gaps } = findGaps(archive, [{ timeline: facts.timeline, first: start.segment!, last: stop.segment! }]);
+  if (gaps.length) return { name: "WAL range present", status: "failed", detail: `missing from ${storage.location}wal/: ${gaps.map((g) => g.range).join(", ")}` };
+  return { name: "WAL range present", status: "ok", detail: `${facts.startWalFile}..${facts.stopWalFile} archived` };
+}
+
+/**
+ * Verify a physical base backup from the repository: download, stored SHA-256, age, plain
+ * SHA-256 (downloadPart), read by `tar -t` to the end with the files a data directory
+ * cannot start without, and its own WAL range in the archive. Throws a DrError for a
+ * failure while reading (corrupt object, wrong key), as the other verifications do.
+ */
+export async function checkPhysicalBackup(options: { storage: Storage; manifest: BackupManifest; identities: readonly string[]; signal?: AbortSignal }): Promise<PhysicalCheck[]> {
+  const { manifest } = options;
+  const tar = findBinary("tar");
+  const args = ["-t", "-f", "-"];
+  const child = startCommand(tar, args, { timeoutMs: 6 * 3_600_000, signal: options.signal });
+  child.stdin!.on("error", () => undefined);
+  const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(options), child.stdin!), child]);
+  if (downloaded.status === "rejected") {
+    child.kill("SIGTERM");
+    throw downloaded.reason;
+  }
+  const result = exited.status === "fulfilled" ? exited.value : undefined;
+  if (!result || result.failed) {
+    const error = commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? ""));
+    throw new DrError("INTEGRITY_FAILED", unable("verify backup", manifest.id, `the base backup's tar is not readable: ${messageOf(error)}`), { cause: error });
+  }
+  const entries = new Set(String(result.stdout ?? "").split("\n").map((line) => line.replace(/^\.\//, "").trim()).filter(Boolean));
+  const missing = REQUIRED_ENTRIES.filter((name) => !entries.has(name));
+  const checks: PhysicalCheck[] = [
+    { name: "SHA-256 (stored and plain)", status: "ok", detail: manifest.parts[0]!.key },
+    missing.length
+      ? { name: "tar -t", status: "failed", detail: `${entries.size} entries; missing ${missing.join(", ")}` }
+      : { name: "tar -t", status: "ok", detail: `${entries.size} entries, ${REQUIRED_ENTRIES.join(", ")} present` },
+  ];
+  checks.push(await checkBaseBackupWal(options.storage, manifest));
+  return checks;
+}
