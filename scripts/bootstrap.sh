@@ -4,7 +4,7 @@
 #
 #   bash scripts/bootstrap.sh               # Node >= 22.22, pnpm, PostgreSQL, Redis, age, promtool, deps
 #   bash scripts/bootstrap.sh --containers  # also Docker engine + debootstrap (containers target)
-#   bash scripts/bootstrap.sh --bench       # also rclone (media sync benchmark)
+#   bash scripts/bootstrap.sh --bench       # (rclone, for the media sync benchmark, is always installed)
 set -euo pipefail
 
 MIN_NODE="22.22.0"
@@ -81,11 +81,12 @@ need redis-cli redis-tools
 need age age
 # promtool checks the Prometheus textfiles and the example alerting rules in the tests.
 need promtool prometheus
+# rclone fetches WAL in the test that restores a base backup with stock tools only.
+need rclone rclone
 if [ "$want_containers" = 1 ]; then
   need dockerd docker.io
   need debootstrap debootstrap
 fi
-if [ "$want_bench" = 1 ]; then need rclone rclone; fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then

@@ -9,6 +9,9 @@ import { seedCommand } from "./commands/seed-command.ts";
 import { statusCommand } from "./commands/status-command.ts";
 import { verifyCommand } from "./commands/verify-command.ts";
 import { reportError } from "./output.ts";
+import { DrError } from "../errors/index.ts";
+import type { RestoreCommandOptions } from "./commands/restore-command.ts";
+import { openRepositorySession } from "./session.ts";
 
 const repoOption = () => new Option("--repo <name>", "the repository to read: primary (default) or replica (DR_REPLICA_S3_*), e.g. while the primary is down").choices(["primary", "replica"]);
 const targetOption = () => new Option("--target <kind>", "where the servers come from (overrides DR_TARGET)").choices(["native", "external", "containers"]);
@@ -45,6 +48,7 @@ export function buildProgram(): Command {
     .argument("<component>", "postgres, redis, media or all")
     .addOption(targetOption())
     .option("--allow-unencrypted", "store plaintext when no age recipient is configured")
+    .option("--physical", "postgres only: a physical base backup (pg_basebackup tar) for point-in-time recovery; its WAL must reach the archive (wal stream or wal push)")
     .option("--prune", "apply retention after every backup succeeded")
     .action(action(backupCommand));
 
@@ -84,7 +88,60 @@ export function buildProgram(): Command {
     .option("--backup <id>", "a specific backup")
     .option("--into <where>", "postgres://USER@HOST:PORT/NEW_DB, or a folder for redis/media")
     .option("--replace", "replace an existing dr-drill scratch database (never one in use or changed since dr-drill created it)")
-    .action(action(restoreCommand));
+    .option("--physical", "postgres only: a self-contained data directory from a base backup plus WAL (point-in-time recovery)")
+    .option("--to-time <time>", "with --physical: recover to this moment (ISO 8601)")
+    .option("--to-lsn <lsn>", "with --physical: recover to this WAL position")
+    .option("--verify", "with --physical: start it on a private socket, wait for the end of recovery, report the point reached")
+    .action(action(async (which: string, opts: RestoreCommandOptions & { physical?: boolean; toTime?: string; toLsn?: string; verify?: boolean }) => {
+      if (!opts.physical) {
+        if (opts.toTime || opts.toLsn || opts.verify) throw new DrError("CONFIG_INVALID", "unable to restore: --to-time, --to-lsn and --verify need --physical", { exitCode: 2 });
+        return await restoreCommand(which, opts);
+      }
+      if (which !== "postgres") throw new DrError("CONFIG_INVALID", `unable to restore ${which} --physical: only PostgreSQL has physical backups`, { exitCode: 2 });
+      return await (await import("./commands/restore-physical-command.ts")).restorePhysicalCommand(opts);
+    }));
+
+  const wal = program.command("wal").description("the WAL archive for point-in-time recovery (repository and keys only, no server)");
+  wal.command("push")
+    .description("archive_command = 'dr-drill wal push %p': store one WAL segment or .history file, encrypted; exit 0 only once stored")
+    .argument("<path>", "the file PostgreSQL archives (%p)")
+    .addOption(targetOption())
+    .action(action(async (path: string, opts: { target?: string }) => {
+      const { walPushCommand } = await import("./commands/wal-command.ts");
+      await using session = await openRepositorySession({ target: opts.target });
+      return await walPushCommand(session.repository, path);
+    }));
+  wal.command("fetch")
+    .description("restore_command = 'dr-drill wal fetch %f %p': exit 1 only when the file is not archived, 126 on any other failure")
+    .argument("<name>", "the WAL file name (%f)")
+    .argument("<destination>", "where PostgreSQL wants it (%p)")
+    .addOption(targetOption())
+    .action(async (name: string, destination: string, opts: { target?: string }) => {
+      // Any failure but "not found" must stop recovery: PostgreSQL reads 1-125 as the end of WAL.
+      try {
+        const { walFetchCommand } = await import("./commands/wal-command.ts");
+        await using session = await openRepositorySession({ target: opts.target });
+        process.exitCode = await walFetchCommand(session.repository, name, destination);
+      } catch (error) {
+        reportError(error);
+        process.exitCode = 126;
+      }
+    });
+  wal.command("verify")
+    .description("continuity of the WAL archive from each base backup to the newest segment; every gap named")
+    .addOption(targetOption())
+    .option("--json", "machine-readable output")
+    .action(action(async (opts: { target?: string; json?: boolean }) => {
+      const { walVerifyCommand } = await import("./commands/wal-command.ts");
+      await using session = await openRepositorySession({ target: opts.target });
+      return await walVerifyCommand(session.repository, opts);
+    }));
+  wal.command("stream")
+    .description("hold a replication slot and upload WAL as it is written (pg_receivewal --synchronous); runs until SIGINT/SIGTERM")
+    .addOption(targetOption())
+    .option("--spool <dir>", "local folder pg_receivewal writes into (kept across restarts)")
+    .option("--slot <name>", "physical replication slot (default dr_drill)")
+    .action(action(async (opts: { target?: string; spool?: string; slot?: string }) => (await import("./commands/wal-stream-command.ts")).walStreamCliCommand(opts)));
 
   program.command("status")
     .description("freshness of each component: newest backup, its age against the schedule, the last attempt (exit 1 when stale, missing or failed)")

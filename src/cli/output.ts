@@ -1,4 +1,5 @@
 import { isDrError, messageOf } from "../errors/index.ts";
+import { isShuttingDown } from "../lifecycle/index.ts";
 import { redactText } from "../config/index.ts";
 
 /** Secrets known to this process, masked in anything printed. */
@@ -21,6 +22,8 @@ export function warn(line: string): void {
 
 /** Print an error the way every command does (message, HINT) and return its exit code. */
 export function reportError(error: unknown): number {
+  // After SIGINT/SIGTERM the interrupted steps fail as a consequence: the signal line said why.
+  if (isShuttingDown()) return isDrError(error) ? error.exitCode : 1;
   if (isDrError(error)) {
     warn(`dr-drill: ${error.format()}`);
     return error.exitCode;

@@ -33,6 +33,8 @@ export interface BackupSource {
   manifest: BackupManifest;
   identities: readonly string[];
   signal?: AbortSignal;
+  /** Stored bytes downloaded so far, for a progress display (a single-part backup's total is its part size). */
+  onProgress?: (bytes: number) => void;
 }
 
 /** Download options for one part of a backup (its first part by default). */
@@ -45,6 +47,7 @@ export function partOf(source: BackupSource, part: StoredPart | undefined = sour
     identities: source.identities,
     encrypted: source.manifest.encryption.format === "age",
     signal: source.signal,
+    onProgress: source.onProgress,
   };
 }
 

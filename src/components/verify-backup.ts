@@ -147,6 +147,10 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
       if (manifest.component === "media") checks.push((await checkRefsList(options)).check);
       checks.push(await checkStoredOnly(options));
       checks.push({ name: "decrypt and read", status: "not verified", detail: "no age identity configured (DR_AGE_IDENTITY_FILE): the data was not decrypted nor read" });
+    } else if (manifest.physical) {
+      // A base backup: its tar lists the files a data directory needs, and its WAL range is archived.
+      const { checkPhysicalBackup } = await import("./postgres/physical-verify.ts");
+      checks.push(...(await checkPhysicalBackup(options)));
     } else if (manifest.component === "postgres") {
       const entries = await listArchive(options, partOf(options));
       checks.push({ name: "SHA-256 (stored and plain)", status: "ok", detail: `${part.key}` });

@@ -23,7 +23,8 @@ export interface MeasureInput {
 export async function measureDrill(input: MeasureInput, recovered: RecoverOutput): Promise<Pick<DrillResult, "newest" | "verify" | "rpo" | "sizeRange" | "rates" | "projection" | "storageBytes">> {
   const { config, storage, failureAt } = input;
   const history: Partial<Record<ComponentName, BackupManifest[]>> = {};
-  for (const component of input.components) history[component] = await listCompleteBackups(storage, component);
+  // Dumps compare with dumps: a physical base backup's size says nothing about the next dump's.
+  for (const component of input.components) history[component] = (await listCompleteBackups(storage, component)).filter((m) => !m.physical);
   const newest: Partial<Record<ComponentName, BackupManifest>> = {};
   for (const component of input.components) {
     const latest = history[component]!.at(-1);

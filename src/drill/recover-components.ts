@@ -87,12 +87,16 @@ async function recoverPostgres(input: RecoverInput, out: RecoverOutput): Promise
   const recovery = startRecovery("postgres", new StepRecorder(input.listener));
   let scratch: StartedPostgres | undefined;
   try {
-    const candidates = (await listCompleteBackups(input.storage, "postgres")).reverse();
+    // pg_dump archives only: physical base backups are restored by the PITR path.
+    const candidates = (await listCompleteBackups(input.storage, "postgres")).filter((m) => !m.physical).reverse();
     if (candidates.length === 0) throw new Error("there are no complete PostgreSQL backups");
     scratch = await recovery.recorder.run("Provision scratch PostgreSQL server", () => input.sandbox.startScratchPostgres({ major: neededMajor(candidates[0]) }), (s) => `PostgreSQL ${s.version} on ${s.endpoint.host}:${s.endpoint.port}`);
-    const into = { ...scratch.endpoint, database: scratchDatabaseName(input.failureAt) };
+    const base = scratchDatabaseName(input.failureAt);
+    let into = { ...scratch.endpoint, database: base };
     let restored: BackupManifest | undefined;
-    for (const candidate of candidates) {
+    for (const [index, candidate] of candidates.entries()) {
+      // A fallback restores under a name of its own: the failed attempt's database is never reused.
+      into = { ...scratch.endpoint, database: index === 0 ? base : `${base}_${index}` };
       try {
         out.postgresRestore = await restorePostgres({
           storage: input.storage,
@@ -125,10 +129,12 @@ async function recoverPostgres(input: RecoverInput, out: RecoverOutput): Promise
     recovery.rtoMs = Date.now() - input.failureAt.getTime();
     if (!recovery.ok) recovery.error = out.smoke.filter((s) => !s.passed).map((s) => `${s.name}: ${s.detail}`).join("; ");
     if (!input.keep) {
+      // The scratch server and everything in it go: a smoke command that wrote to the
+      // restored database must not keep the drill's own copy alive.
+      const restoredInto = into.database;
       await recovery.recorder.run("Cleanup", async () => {
-        await dropScratchDatabase(into);
         await scratch?.stop();
-      }, () => `dropped ${into.database}, scratch server stopped`);
+      }, () => `scratch server stopped and removed with ${restoredInto}`);
       scratch = undefined;
     }
   } catch (error) {

@@ -8,6 +8,8 @@ const PACKAGE_OF: Record<string, string> = {
   pg_ctl: "postgresql",
   postgres: "postgresql",
   pg_dump: "postgresql-client",
+  pg_basebackup: "postgresql-client",
+  pg_receivewal: "postgresql-client",
   pg_restore: "postgresql-client",
   psql: "postgresql-client",
   createdb: "postgresql-client",
@@ -45,7 +47,7 @@ function postgresBinDirs(): string[] {
   }
 }
 
-const POSTGRES_TOOLS = new Set(["initdb", "pg_ctl", "postgres", "pg_dump", "pg_restore", "psql", "createdb", "pg_isready"]);
+const POSTGRES_TOOLS = new Set(["initdb", "pg_ctl", "postgres", "pg_dump", "pg_restore", "psql", "createdb", "pg_isready", "pg_basebackup", "pg_receivewal"]);
 
 /**
  * Find a binary: PostgreSQL tools from the newest /usr/lib/postgresql/N/bin first (so the

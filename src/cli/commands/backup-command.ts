@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { formatBytes, formatDuration } from "../../config/index.ts";
+import type { StartedTarget } from "../../targets/index.ts";
 import { applyRetention, planComponentRetention, resolveRecipients, runBackup, type BackupContext } from "../../components/index.ts";
 import { isSeeded, seedSource } from "../../drill/seed-source.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
@@ -14,6 +16,27 @@ export interface BackupCommandOptions {
   target?: string;
   allowUnencrypted?: boolean;
   prune?: boolean;
+  /** A physical base backup (postgres only) instead of pg_dump. */
+  physical?: boolean;
+}
+
+/**
+ * A physical base backup. Its WAL must reach the repository (the team's `wal stream` or
+ * archive_command); the embedded workspace has neither between commands, so there a
+ * streamer runs for the length of the backup and its slot is dropped afterwards.
+ */
+async function backupPhysical(ctx: BackupContext, workspace: StartedTarget | undefined, spoolDir: string): Promise<BackupManifest> {
+  const { backupPostgresPhysical } = await import("../../components/postgres/physical-backup.ts");
+  if (!workspace) return await backupPostgresPhysical(ctx);
+  const { dropWalStreamSlot, startWalStream } = await import("../../components/wal/wal-stream.ts");
+  const slot = "dr_drill_workspace";
+  const streamer = await startWalStream({ storage: ctx.storage, recipients: ctx.recipients, postgres: ctx.postgres, spoolDir, slot, intervalMs: 1000 });
+  try {
+    return await backupPostgresPhysical(ctx);
+  } finally {
+    await streamer.stop();
+    await dropWalStreamSlot(ctx.postgres, slot).catch(() => undefined);
+  }
 }
 
 /** Parse `postgres|redis|media|all` into components (kept for callers of the old name). */
@@ -25,6 +48,9 @@ export const parseComponents = parseComponentList;
  * bucket for `status`; with --prune, retention runs only when every backup succeeded.
  */
 export async function backupCommand(which: string, options: BackupCommandOptions): Promise<number> {
+  if (options.physical && which !== "postgres") {
+    throw new DrError("CONFIG_INVALID", `unable to back up ${which} --physical: only PostgreSQL has physical base backups`, { hint: "dr-drill backup postgres --physical", exitCode: 2 });
+  }
   await using session = await openBackupSession({ target: options.target, which });
   const { config, source, repository, components } = session;
   // The repository's recipients include those of a configured identity file (or the workspace key).
@@ -56,7 +82,7 @@ export async function backupCommand(which: string, options: BackupCommandOptions
             recipients,
             onProgress: (_step, bytes) => update(bytesStatus("uploaded", bytes, started)),
           };
-          const manifest = await runBackup(component, ctx);
+          const manifest = options.physical ? await backupPhysical(ctx, session.workspace, join(config.stateDir, "wal-spool-workspace")) : await runBackup(component, ctx);
           manifests.push(manifest);
           await attempt.finish({ backupId: manifest.id });
           if (config.replica) {

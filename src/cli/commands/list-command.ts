@@ -1,4 +1,5 @@
-import { configuredComponents, formatBytes } from "../../config/index.ts";
+import { configuredComponents, formatBytes, formatDuration } from "../../config/index.ts";
+import { INCOMPLETE_UPLOAD_BOUND_MS, listBackupUploads } from "../../repository/index.ts";
 import { listBackups, type BackupEntry } from "../../manifest/index.ts";
 import { formatTable, say } from "../output.ts";
 import { componentsToRead, openRepositorySession } from "../session.ts";
@@ -47,5 +48,8 @@ export async function listCommand(which: string | undefined, options: { target?:
   }
   for (const e of entries.filter((x) => x.problem)) say(`${e.id}: ${e.status}: ${e.problem}`);
   for (const component of notConfigured) say(`${component}: not configured`);
+  const uploads = await listBackupUploads(storage);
+  if (uploads.notVerified !== undefined) say(`incomplete uploads: not verified (${uploads.notVerified})`);
+  else if (uploads.uploads.length) say(`incomplete uploads: ${uploads.uploads.length} (${uploads.uploads.map((u) => `${u.key}, ${formatDuration(u.ageMs)} old`).slice(0, 5).join("; ")}); 'dr-drill prune' aborts those older than ${formatDuration(INCOMPLETE_UPLOAD_BOUND_MS)}`);
   return 0;
 }

@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import { applyRetention, planComponentRetention } from "../../components/index.ts";
+import { abortStaleUploads, INCOMPLETE_UPLOAD_BOUND_MS, listBackupUploads } from "../../repository/index.ts";
 import { pruneAttempts } from "../../status/index.ts";
 import { say } from "../output.ts";
 import { componentsToRead, openRepositorySession } from "../session.ts";
@@ -22,6 +23,13 @@ export async function pruneCommand(which: string | undefined, options: { target?
       say(`  deleted ${deletedObjects} objects, ${formatBytes(deletedBytes)}${orphansDeleted ? ` (${orphansDeleted} of them unreferenced media objects)` : ""}${attempts ? `; ${attempts} attempt records older than the retention` : ""}`);
       if (orphanNote) say(`  ${orphanNote}`);
     }
+  }
+  // Uploads a killed backup left behind (SIGKILL, power loss): not objects, but billed.
+  const aborted = options.dryRun ? await listBackupUploads(storage) : await abortStaleUploads(storage);
+  if (aborted.notVerified !== undefined) say(`incomplete uploads: not verified (${aborted.notVerified})`);
+  else {
+    const old = options.dryRun ? aborted.uploads.filter((u) => u.ageMs >= INCOMPLETE_UPLOAD_BOUND_MS) : aborted.uploads;
+    say(`incomplete uploads older than ${formatDuration(INCOMPLETE_UPLOAD_BOUND_MS)}: ${options.dryRun ? "would abort" : "aborted"} ${old.length}${old.length ? ` (${old.map((u) => u.key).slice(0, 5).join(", ")}${old.length > 5 ? ", …" : ""})` : ""}`);
   }
   return 0;
 }

@@ -4,12 +4,12 @@ import { formatBytes, formatDuration } from "../../config/index.ts";
 import { restoreMedia, restorePostgres, restoreRedisToDir } from "../../components/index.ts";
 import { StepRecorder } from "../../drill/step-recorder.ts";
 import { DrError } from "../../errors/index.ts";
-import { findLatestBackup, readManifest, type BackupManifest } from "../../manifest/index.ts";
+import { findLatestBackup, listCompleteBackups, readManifest, type BackupManifest } from "../../manifest/index.ts";
 import { workspaceDir } from "../../repository/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { externalSource, NATIVE_SOURCE_DATABASE, startNativePostgres, type PostgresEndpoint, type StartedPostgres } from "../../targets/index.ts";
 import { addSecrets, say } from "../output.ts";
-import { printSteps } from "../progress.ts";
+import { printSteps, transferMeter } from "../progress.ts";
 import { openRepositorySession, parseComponentList } from "../session.ts";
 
 export interface RestoreCommandOptions {
@@ -23,10 +23,27 @@ export interface RestoreCommandOptions {
 
 /** The backup a restore/verify names: --backup ID, else the newest complete one. */
 export async function pickBackup(storage: Storage, component: BackupManifest["component"], backup: string | undefined): Promise<BackupManifest> {
-  if (!backup) return await findLatestBackup(storage, component);
+  if (!backup) {
+    if (component !== "postgres") return await findLatestBackup(storage, component);
+    // A logical restore takes the newest pg_dump archive; base backups go through --physical.
+    const dumps = (await listCompleteBackups(storage, "postgres")).filter((m) => !m.physical);
+    const newest = dumps.at(-1);
+    if (!newest) {
+      throw new DrError("BACKUP_NOT_FOUND", `unable to find latest postgres backup in '${storage.location}': there are no complete pg_dump backups`, {
+        hint: "run 'dr-drill backup postgres' first, or restore a base backup with 'dr-drill restore postgres --physical'",
+      });
+    }
+    return newest;
+  }
   const manifest = await readManifest(storage, backup);
   if (manifest.component !== component) {
     throw new DrError("CONFIG_INVALID", `unable to restore backup '${backup}': it is a ${manifest.component} backup, not ${component}`, { exitCode: 2 });
+  }
+  if (manifest.physical) {
+    throw new DrError("CONFIG_INVALID", `unable to restore backup '${backup}' with pg_restore: it is a physical base backup`, {
+      hint: `restore it with 'dr-drill restore postgres --physical --backup ${backup} --into DIR'`,
+      exitCode: 2,
+    });
   }
   return manifest;
 }
@@ -74,7 +91,9 @@ export async function restoreCommand(which: string, options: RestoreCommandOptio
   const { storage, identities } = session.repository;
   await storage.check();
   const manifest = await pickBackup(storage, component!, options.backup);
-  const backup = { storage, manifest, identities };
+  // Bytes, rate and ETA of the download: a line rewritten on a terminal, one every 10 s in logs.
+  const meter = component === "media" ? undefined : transferMeter(`download ${manifest.id}`, manifest.parts[0]?.size);
+  const backup = { storage, manifest, identities, onProgress: meter?.update };
   say(`Restoring ${manifest.id} (finished ${manifest.finishedAt}, consistent at ${manifest.consistentAt})`);
   const started = performance.now();
   if (component === "postgres") {
@@ -100,8 +119,10 @@ export async function restoreCommand(which: string, options: RestoreCommandOptio
     } finally {
       await workspaceServer?.stop();
     }
+    meter?.done();
   } else if (component === "redis") {
     const { file, bytes } = await restoreRedisToDir(backup, resolve(options.into));
+    meter?.done();
     say(`Wrote ${file} (${formatBytes(bytes)}), checked by SHA-256 and redis-check-rdb`);
   } else {
     const { files, bytes } = await restoreMedia(backup, resolve(options.into));

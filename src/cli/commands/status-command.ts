@@ -1,7 +1,7 @@
 import { configuredComponents, formatBytes, formatDuration } from "../../config/index.ts";
 import { readComponentStatus, statusMetrics, writeTextfile, type ComponentStatus } from "../../status/index.ts";
 import { messageOf } from "../../errors/index.ts";
-import { measureReplicaLag, openRepository } from "../../repository/index.ts";
+import { listBackupUploads, measureReplicaLag, openRepository } from "../../repository/index.ts";
 import { formatTable, say, warn } from "../output.ts";
 import { componentsToRead, openRepositorySession } from "../session.ts";
 
@@ -42,9 +42,14 @@ export async function statusCommand(which: string | undefined, options: { target
       }
     }
   }
-  if (options.prometheus) await writeTextfile(options.prometheus, statusMetrics(statuses, now));
+  const uploads = await listBackupUploads(storage);
+  const families = statusMetrics(statuses, now);
+  if (uploads.uploads) {
+    families.push({ name: "dr_drill_incomplete_uploads", help: "Incomplete multipart uploads under the backup prefixes (left by killed backups; prune aborts old ones).", type: "gauge", samples: [{ name: "dr_drill_incomplete_uploads", value: uploads.uploads.length }] });
+  }
+  if (options.prometheus) await writeTextfile(options.prometheus, families);
   if (options.json) {
-    say(JSON.stringify({ at: now.toISOString(), repository: storage.location, ok: statuses.every((s) => s.ok), components: statuses }, null, 2));
+    say(JSON.stringify({ at: now.toISOString(), repository: storage.location, ok: statuses.every((s) => s.ok), components: statuses, incompleteUploads: uploads.uploads?.length ?? `not verified: ${uploads.notVerified}` }, null, 2));
   } else {
     say(`Repository ${storage.location} at ${now.toISOString()}`);
     say(formatTable(
@@ -62,6 +67,7 @@ export async function statusCommand(which: string | undefined, options: { target
     for (const s of statuses.filter((x) => x.replica)) {
       say(`${s.component}: replica ${s.replica!.location} newest ${s.replica!.newest ?? "none"}${s.replica!.ageMs === undefined ? "" : ` (${formatDuration(s.replica!.ageMs)} old)`}, ${s.replica!.missing.length} backup(s) behind`);
     }
+    say(uploads.notVerified !== undefined ? `incomplete uploads: not verified (${uploads.notVerified})` : `incomplete uploads: ${uploads.uploads.length}`);
     for (const problem of statuses.flatMap((s) => s.problems)) warn(`dr-drill: ${problem}`);
   }
   return statuses.every((s) => s.ok) ? 0 : 1;

@@ -12,7 +12,7 @@ import type { SnapshotFile, SnapshotFileList } from "./media-snapshot.ts";
 
 /** Download options for one media file: only its plain SHA-256 is recorded (contents are shared between snapshots). */
 export function mediaFilePart(source: BackupSource, file: SnapshotFile): DownloadOptions {
-  return { ...partOf(source, { key: file.key, size: -1, sha256: "", plainSize: file.size, plainSha256: file.sha256 }), checkStored: false };
+  return { ...partOf({ ...source, onProgress: undefined }, { key: file.key, size: -1, sha256: "", plainSize: file.size, plainSha256: file.sha256 }), checkStored: false };
 }
 
 export type MediaSource = BackupSource;

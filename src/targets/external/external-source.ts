@@ -13,8 +13,8 @@ export function externalSource(config: DrConfig): Source {
   const ext = config.external;
   return {
     kind: "external",
-    postgres: ext?.databaseUrl ? parsePostgresUrl(ext.databaseUrl) : undefined,
-    redis: ext?.redisUrl ? parseRedisUrl(ext.redisUrl) : undefined,
+    postgres: ext?.databaseUrl ? parsePostgresUrl(ext.databaseUrl, "DR_DATABASE_URL") : undefined,
+    redis: ext?.redisUrl ? parseRedisUrl(ext.redisUrl, "DR_REDIS_URL") : undefined,
     mediaDir: ext?.mediaDir,
     writable: false,
   };
