@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedMedia, seedPostgres, seedRedis } from "../fixtures/index.ts";
+import { connectRedis } from "../src/clients/index.ts";
 import { findBinary } from "../src/exec/index.ts";
 import { readManifest } from "../src/manifest/index.ts";
 import { createStorage, type S3Storage } from "../src/storage/index.ts";
@@ -170,6 +171,10 @@ describe("a team's production (external target)", () => {
     let p: Production;
     beforeAll(async () => {
       p = await startProduction("full");
+      // Sessions that expire a moment after the backup: Redis drops them when the RDB loads.
+      const redis = await connectRedis(p.redis.endpoint);
+      for (let i = 0; i < 50; i++) await redis.set(`session:short:${i}`, "x", "PX", 1500);
+      redis.disconnect();
       const backup = await cli(p, ["backup", "all"]);
       expect(backup.exitCode, backup.stderr).toBe(0);
     }, 180_000);
@@ -186,13 +191,14 @@ describe("a team's production (external target)", () => {
       expect(await backupKeys(p.storage)).toEqual(keysBefore);
 
       const json = JSON.parse(await readFile(join(p.env.DR_REPORT_DIR!, "dr-status.json"), "utf8")) as {
-        drill: { mode: string; failureAt: string; backups: unknown[]; recoveries: Record<string, { backupId: string; ok: boolean }>; smoke: { name: string; passed: boolean; detail: string }[] };
+        drill: { mode: string; failureAt: string; backups: unknown[]; redisComparison: { expiredSinceBackup: number }; recoveries: Record<string, { backupId: string; ok: boolean }>; smoke: { name: string; passed: boolean; detail: string }[] };
         scenarios: { scenario: string; rpoMs?: number; mark: string }[];
       };
       expect(json.drill.mode).toBe("existing");
       expect(json.drill.backups).toEqual([]);
       expect(json.drill.recoveries.postgres!.backupId).toBe(newest.id);
       for (const c of ["postgres", "redis", "media"]) expect(json.drill.recoveries[c]!.ok, c).toBe(true);
+      expect(json.drill.redisComparison.expiredSinceBackup).toBeGreaterThanOrEqual(50);
       const manifest = await readManifest(p.storage, newest.id);
       const failureAt = Date.parse(json.drill.failureAt);
       expect(failureAt).toBeGreaterThanOrEqual(startedAt);

@@ -160,7 +160,7 @@ async function recoverRedis(input: RecoverInput, out: RecoverOutput): Promise<vo
     const { file } = await recovery.recorder.run("Download, decrypt and check RDB", () => restoreRedisToDir({ storage: input.storage, manifest: latest, identities: input.identities }, work), (r) => `${formatBytes(r.bytes)} dump.rdb, redis-check-rdb ok`);
     scratch = await recovery.recorder.run("Start scratch Redis from the RDB", () => input.sandbox.startScratchRedis(file), (s) => `Redis ${s.version} on ${s.endpoint.host}:${s.endpoint.port}`);
     const comparison: RedisComparison = await recovery.recorder.run("Compare keys, types and TTLs", () => compareRedisWithManifest(scratch!.endpoint, latest), (c) =>
-      `PING ${c.ping}; keys ${JSON.stringify(c.keys.restored)} vs ${JSON.stringify(c.keys.expected)}; ${c.matches ? "match" : "MISMATCH"}`);
+      `PING ${c.ping}; keys ${JSON.stringify(c.keys.restored)} vs ${JSON.stringify(c.keys.expected)}${c.expiredSinceBackup ? ` (${c.expiredSinceBackup} volatile keys expired since the snapshot)` : ""}; ${c.matches ? "match" : "MISMATCH"}`);
     out.redisComparison = comparison;
     recovery.ok = comparison.matches;
     recovery.rtoMs = Date.now() - started;

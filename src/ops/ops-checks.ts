@@ -86,8 +86,8 @@ const redisRdbSnapshotGenerated: OpsCheck = {
       return verdict([
         notStale,
         [result.ok, `verify failed: ${result.checks.map((c) => c.detail).join("; ")}`],
-        [restored !== undefined && total(restored.keys.restored) === total(manifest.redis.keys) && total(manifest.redis.keys) > 0, `the restored Redis has ${restored ? total(restored.keys.restored) : "no"} keys, the manifest ${total(manifest.redis.keys)}`],
-      ], `${manifest.id}: ${manifest.redis.method}, LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()}, ${total(manifest.redis.keys)} keys restored, redis-check-rdb ok; no BGSAVE asked of the live server (existing backups are only read)`);
+        [restored !== undefined && restored.matches && total(restored.keys.restored) + restored.expiredSinceBackup === total(manifest.redis.keys) && total(manifest.redis.keys) > 0, `the restored Redis has ${restored ? total(restored.keys.restored) : "no"} keys (${restored?.expiredSinceBackup ?? 0} expired since the snapshot), the manifest ${total(manifest.redis.keys)}`],
+      ], `${manifest.id}: ${manifest.redis.method}, LASTSAVE ${new Date(manifest.redis.lastSave * 1000).toISOString()}, ${restored ? total(restored.keys.restored) : 0} of ${total(manifest.redis.keys)} keys restored (${restored?.expiredSinceBackup ?? 0} volatile keys expired since the snapshot, every persistent key present), redis-check-rdb ok; no BGSAVE asked of the live server (existing backups are only read)`);
     }
     const drillStart = Math.floor(Date.parse(input.drill.startedAt) / 1000);
     const client = await connectRedis(input.source.redis!);

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { countExpiredSinceSnapshot } from "./redis-restore.ts";
+
+describe("a restored Redis against its manifest", () => {
+  const expected = { keys: { db0: 100, db1: 5 }, expires: { db0: 40, db1: 0 }, types: { string: 80, hash: 20, list: 5 } };
+
+  it("the same keyspace: nothing expired", () => {
+    expect(countExpiredSinceSnapshot(expected, expected)).toBe(0);
+  });
+
+  it("volatile keys whose TTL passed since the snapshot are dropped on load: counted, not a mismatch", () => {
+    const restored = { keys: { db0: 88, db1: 5 }, expires: { db0: 28, db1: 0 }, types: { string: 68, hash: 20, list: 5 } };
+    expect(countExpiredSinceSnapshot(restored, expected)).toBe(12);
+  });
+
+  it("a missing persistent key is a mismatch", () => {
+    expect(countExpiredSinceSnapshot({ keys: { db0: 99, db1: 5 }, expires: { db0: 40, db1: 0 }, types: { string: 79, hash: 20, list: 5 } }, expected)).toBeUndefined();
+    expect(countExpiredSinceSnapshot({ keys: { db0: 100, db1: 4 }, expires: { db0: 40, db1: 0 }, types: { string: 80, hash: 20, list: 4 } }, expected)).toBeUndefined();
+  });
+
+  it("more keys, or a census short by other than the expired count, is a mismatch", () => {
+    expect(countExpiredSinceSnapshot({ keys: { db0: 101, db1: 5 }, expires: { db0: 41, db1: 0 }, types: { string: 81, hash: 20, list: 5 } }, expected)).toBeUndefined();
+    expect(countExpiredSinceSnapshot({ keys: { db0: 90, db1: 5 }, expires: { db0: 30, db1: 0 }, types: { string: 80, hash: 10, list: 5 } }, expected)).toBe(10);
+    expect(countExpiredSinceSnapshot({ keys: { db0: 90, db1: 5 }, expires: { db0: 30, db1: 0 }, types: { string: 75, hash: 20, list: 5 } }, expected)).toBeUndefined();
+  });
+});
