@@ -42,14 +42,22 @@ export async function statusCommand(which: string | undefined, options: { target
       }
     }
   }
+  // The live RPO of point-in-time recovery: how old the newest archived WAL is.
+  let wal: { name: string; ageMs: number } | undefined;
+  if (statuses.some((s) => s.component === "postgres" && s.verdict !== "not configured")) {
+    const { listWalArchive } = await import("../../components/wal/wal-archive.ts");
+    const newest = (await listWalArchive(storage)).newest;
+    if (newest) wal = { name: newest.name, ageMs: Math.max(0, now.getTime() - newest.lastModified) };
+  }
   const uploads = await listBackupUploads(storage);
   const families = statusMetrics(statuses, now);
   if (uploads.uploads) {
     families.push({ name: "dr_drill_incomplete_uploads", help: "Incomplete multipart uploads under the backup prefixes (left by killed backups; prune aborts old ones).", type: "gauge", samples: [{ name: "dr_drill_incomplete_uploads", value: uploads.uploads.length }] });
   }
+  if (wal) families.push({ name: "dr_drill_wal_newest_age_seconds", help: "Age of the newest WAL file in the archive (the point-in-time recovery RPO right now).", type: "gauge", samples: [{ name: "dr_drill_wal_newest_age_seconds", value: wal.ageMs / 1000 }] });
   if (options.prometheus) await writeTextfile(options.prometheus, families);
   if (options.json) {
-    say(JSON.stringify({ at: now.toISOString(), repository: storage.location, ok: statuses.every((s) => s.ok), components: statuses, incompleteUploads: uploads.uploads?.length ?? `not verified: ${uploads.notVerified}` }, null, 2));
+    say(JSON.stringify({ at: now.toISOString(), repository: storage.location, ok: statuses.every((s) => s.ok), components: statuses, incompleteUploads: uploads.uploads?.length ?? `not verified: ${uploads.notVerified}`, wal }, null, 2));
   } else {
     say(`Repository ${storage.location} at ${now.toISOString()}`);
     say(formatTable(
@@ -67,6 +75,7 @@ export async function statusCommand(which: string | undefined, options: { target
     for (const s of statuses.filter((x) => x.replica)) {
       say(`${s.component}: replica ${s.replica!.location} newest ${s.replica!.newest ?? "none"}${s.replica!.ageMs === undefined ? "" : ` (${formatDuration(s.replica!.ageMs)} old)`}, ${s.replica!.missing.length} backup(s) behind`);
     }
+    if (wal) say(`wal: newest ${wal.name}, stored ${formatDuration(wal.ageMs)} ago (the point-in-time RPO now)`);
     say(uploads.notVerified !== undefined ? `incomplete uploads: not verified (${uploads.notVerified})` : `incomplete uploads: ${uploads.uploads.length}`);
     for (const problem of statuses.flatMap((s) => s.problems)) warn(`dr-drill: ${problem}`);
   }
