@@ -76,4 +76,19 @@ describe("ops tests", () => {
     expect(drill.media?.matchesSource).toBe(true);
     expect(drill.redisComparison?.matches).toBe(true);
   });
+
+  it("point-in-time recovery: the rows of an accidental DELETE are back, nothing after the target, loss under 5 s", () => {
+    const pitr = drill.pitr;
+    if (setup.target.kind !== "native") {
+      expect(pitr?.verdict).toBe("not verified");
+      return;
+    }
+    expect(pitr?.verdict, pitr?.detail).toBe("passed");
+    expect(pitr?.rowsDeleted).toBe(100);
+    expect(pitr?.rowsBack).toBe(100);
+    expect(pitr?.heartbeatsAfterTarget).toBe(0);
+    expect(pitr?.lossMs).toBeGreaterThanOrEqual(0);
+    expect(pitr?.lossMs).toBeLessThan(5000);
+    expect(pitr?.walFiles).toBeGreaterThan(0);
+  });
 });

@@ -3,6 +3,7 @@ import type { PostgresRestoreResult, RedisComparison, VerifyResult } from "../co
 import type { BackupManifest } from "../manifest/index.ts";
 import type { RpoMeasurement, RtoProjection, SizeRangeResult } from "../measure/index.ts";
 import type { TargetDescription } from "../targets/target.ts";
+import type { PitrResult } from "./pitr-rehearsal.ts";
 import type { SmokeResult } from "./smoke-checks.ts";
 import type { StepResult } from "./step-recorder.ts";
 import type { SeedResult } from "./seed-source.ts";
@@ -76,6 +77,8 @@ export interface DrillResult {
   /** Restore rates, GB/min: of dump bytes and of database bytes. */
   rates: { dumpGbPerMin: number; databaseGbPerMin: number } | undefined;
   projection: RtoProjection | undefined;
+  /** Point-in-time recovery of an accidental DELETE (rehearsal), with its timed steps. */
+  pitr?: PitrResult & { steps: StepResult[] };
   /** Total bytes in storage at the end, and by component. */
   storageBytes: { total: number; byComponent: Record<ComponentName, number> };
 }

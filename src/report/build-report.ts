@@ -7,6 +7,8 @@ import type { ComponentName, DrStatusReport, Mark, ScenarioRow } from "./report-
 /** Scenario targets not set in config follow the reference: server failure 2x the RTO, Redis 5 min, media 1 h. */
 const REDIS_RTO_MS = 5 * 60_000;
 const MEDIA_RTO_MS = 3_600_000;
+/** Point-in-time recovery's RPO objective: the reference's "<1min RPO" for PITR. */
+const PITR_RPO_MS = 60_000;
 
 function mark(ok: boolean | undefined): Mark {
   return ok === undefined ? "⚠️" : ok ? "✅" : "❌";
@@ -84,6 +86,21 @@ export function buildScenarios(drill: DrillResult): ScenarioRow[] {
     mark: "⚠️",
     status: "NOT VERIFIED",
   });
+
+  if (drill.pitr) {
+    // The reference's long-term goal for PITR: an RPO under a minute.
+    const pitr = drill.pitr;
+    const pitrOk = pitr.verdict === "passed" && within(pitr.lossMs, PITR_RPO_MS) && within(pitr.rtoMs, objectives.rtoMs);
+    rows.push({
+      scenario: "Accidental DELETE (point-in-time recovery)",
+      ...objective(PITR_RPO_MS, objectives.rtoMs),
+      measured: pitr.verdict === "passed" ? `RPO: ${formatDuration(pitr.lossMs ?? Number.NaN)} before the target, RTO: ${formatDuration(pitr.rtoMs ?? Number.NaN)}; ${pitr.rowsBack}/${pitr.rowsDeleted} rows back` : pitr.detail,
+      mark: pitr.verdict === "not verified" ? "⚠️" : mark(pitrOk),
+      status: pitr.verdict === "not verified" ? "NOT VERIFIED" : pitrOk ? "MEETS" : "BREACHED",
+      rpoMs: pitr.lossMs,
+      rtoMs: pitr.rtoMs,
+    });
+  }
 
   const redisRpoTarget = `<${formatDuration(schedule.redis.intervalMs)}`;
   if (!redis.configured) rows.push(notConfiguredRow("Redis cache failure", redisRpoTarget, `<${formatDuration(REDIS_RTO_MS)}`, "Redis"));

@@ -137,6 +137,15 @@ export function renderMarkdown(report: DrStatusReport): string {
     lines.push(`**${component === "redis" ? "Redis" : "Media"}** (${r.backupId ?? "no backup"}): ${r.ok ? "✅" : "❌"} RTO ${formatDuration(r.rtoMs ?? Number.NaN)}${r.error ? ` — ${r.error}` : ""}`, "");
     lines.push(table(["Step", "Duration", "Result"], r.steps.map((step) => [step.name, formatDuration(step.durationMs), step.detail])), "");
   }
+  if (d.pitr) {
+    const p = d.pitr;
+    lines.push("### Point-in-time Recovery: Accidental DELETE", "");
+    lines.push(`**Result**: ${p.verdict === "passed" ? "✅" : p.verdict === "failed" ? "❌" : "⚠️ not verified"} ${p.detail}  `);
+    if (p.deletedAt) lines.push(`**Fault**: ${p.rowsDeleted} rows deleted at ${p.deletedAt} while the application kept writing; recovered to ${p.targetTime} (one second before) from base backup \`${p.baseBackupId}\` plus ${p.walFiles ?? 0} WAL files streamed by \`pg_receivewal --synchronous\`  `);
+    if (p.lossMs !== undefined) lines.push(`**RPO** (newest heartbeat recovered vs the target): ${formatDuration(p.lossMs)}; **RTO** (restore + recovery): ${formatDuration(p.rtoMs ?? Number.NaN)}; the dump-based RPO above is ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)}  `);
+    lines.push("");
+    if (p.steps.length) lines.push(table(["Step", "Duration", "Result"], p.steps.map((step) => [step.name, formatDuration(step.durationMs), `${step.status === "ok" ? "✅" : step.status === "skipped" ? "⚠️" : "❌"} ${step.detail}`])), "");
+  }
   lines.push("---", "");
 
   lines.push("## Operational Tests", "");
