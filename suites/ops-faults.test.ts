@@ -106,7 +106,7 @@ describe("ops checks fail on real faults", () => {
   it("test_redis_rdb_snapshot_generated fails when the stored RDB is corrupt", async () => {
     const manifest = await backupRedis(ctxOf(setup.config.encryption.recipients));
     await corruptObject(setup.storage, manifest.parts[0]!.key);
-    const result = await run("test_redis_rdb_snapshot_generated", opsInputFor(setup, { ...drill, backups: [...drill.backups, manifest] }));
+    const result = await run("test_redis_rdb_snapshot_generated", opsInputFor(setup, { ...drill, backups: [...drill.backups, manifest], newest: { ...drill.newest, redis: manifest } }));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("verify failed");
   });
@@ -138,7 +138,7 @@ describe("ops checks fail on real faults", () => {
 
   it("test_backup_encryption_enabled fails on a plaintext backup", async () => {
     const plain = await backupPostgres(ctxOf([]));
-    const result = await run("test_backup_encryption_enabled", opsInputFor(setup, { ...drill, backups: [...drill.backups, plain] }));
+    const result = await run("test_backup_encryption_enabled", opsInputFor(setup, { ...drill, backups: [...drill.backups, plain], newest: { ...drill.newest, postgres: plain } }));
     expect(result.status).toBe("failed");
     expect(result.detail).toContain("manifest says none");
     expect(result.detail).toContain("does not start with the age header");

@@ -64,7 +64,7 @@ export function componentsToBackUp(config: DrConfig, which: string): ComponentNa
     }
     return configured;
   }
-  const [component] = parseComponentList(which, false);
+  const [component] = parseComponentList(which, true);
   if (config.target === "external") assertConfigured(externalSource(config), component!, "back up");
   return [component!];
 }
