@@ -115,6 +115,28 @@ describe("dr-drill CLI", () => {
     expect(again.stderr).toContain("the folder is not empty");
   });
 
+  it("point-in-time recovery from the command line: base backup, wal verify, restore --physical --verify", async () => {
+    const backup = await cli(["backup", "postgres", "--physical"]);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    expect(backup.stdout).toMatch(/postgres-\d{8}T\d{9}Z: .* encrypted \(age\)/);
+    const wal = await cli(["wal", "verify"]);
+    expect(wal.exitCode, wal.stdout + wal.stderr).toBe(0);
+    expect(wal.stdout).toMatch(/✔ base backup postgres-\S+: WAL \S+ present/);
+    // A logical restore never takes a base backup: it restores the newest dump.
+    const verify = await cli(["verify", "postgres"]);
+    expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
+    const into = join(work, "pgdata");
+    const restore = await cli(["restore", "postgres", "--physical", "--latest", "--into", into, "--verify"]);
+    expect(restore.exitCode, restore.stdout + restore.stderr).toBe(0);
+    expect(restore.stdout).toMatch(/Recovered and promoted in .*: LSN [0-9A-F]+\/[0-9A-F]+, timeline 2/);
+    expect(restore.stdout).toMatch(/✔ Foreign keys: \d+ foreign keys hold/);
+    const badTarget = await cli(["restore", "postgres", "--physical", "--to-time", "yesterday", "--into", join(work, "pgdata-x")]);
+    expect(badTarget.exitCode).toBe(2);
+    expect(badTarget.stderr).toContain("unable to parse --to-time 'yesterday'");
+    const fetchMissing = await cli(["wal", "fetch", "0000000100000000000000FF", join(work, "seg")]);
+    expect(fetchMissing.exitCode).toBe(1);
+  });
+
   it("the drill exits 1 with ❌ on RTO when the RTO target is 1ms, and keeps secrets out of the report", async () => {
     const r = await cli(["drill"], { DR_RTO_TARGET: "1ms" });
     expect(r.exitCode, r.stderr.slice(-2000)).toBe(1);

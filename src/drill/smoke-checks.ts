@@ -63,8 +63,8 @@ function diffCounts(actual: Record<string, number>, expected: Record<string, num
  * recorded at backup time; every table's row count equals the manifest's; foreign keys
  * hold; and the user's own commands pass with the restored database in their environment.
  */
-export async function runSmokeChecks(restored: PostgresEndpoint, manifest: BackupManifest, commands: readonly SmokeCommand[]): Promise<SmokeResult[]> {
-  const facts = manifest.postgres;
+export async function runSmokeChecks(restored: PostgresEndpoint, manifest: BackupManifest | undefined, commands: readonly SmokeCommand[]): Promise<SmokeResult[]> {
+  const facts = manifest?.postgres;
   const results: SmokeResult[] = [];
   results.push(await timed("Connectivity", async () => {
     const client = await connectPostgres(restored);
@@ -72,7 +72,8 @@ export async function runSmokeChecks(restored: PostgresEndpoint, manifest: Backu
     await client.end();
     return { passed: rows[0]?.v === restored.database, detail: `connected to ${describePostgres(restored)}` };
   }));
-  results.push(await timed("Migrations", async () => {
+  // A physical restore has no dump manifest to compare migrations and row counts with.
+  if (facts) results.push(await timed("Migrations", async () => {
     const client = await connectPostgres(restored);
     const migrations = await readMigrations(client);
     await client.end();
@@ -86,7 +87,7 @@ export async function runSmokeChecks(restored: PostgresEndpoint, manifest: Backu
         : `${migrations.length} migrations applied, same as at backup time`,
     };
   }));
-  results.push(await timed("Row counts", async () => {
+  if (facts) results.push(await timed("Row counts", async () => {
     const client = await connectPostgres(restored);
     const counts = await countRows(client);
     await client.end();
@@ -100,7 +101,9 @@ export async function runSmokeChecks(restored: PostgresEndpoint, manifest: Backu
   }));
   const env = postgresEnv(restored);
   const secrets = [restored.password];
-  const databaseUrl = `postgres://${encodeURIComponent(restored.user)}${restored.password ? `:${encodeURIComponent(restored.password)}` : ""}@${restored.host}:${restored.port}/${encodeURIComponent(restored.database)}`;
+  // A Unix socket folder goes in the URL's host percent-encoded (libpq's form).
+  const host = restored.host.startsWith("/") ? encodeURIComponent(restored.host) : restored.host;
+  const databaseUrl = `postgres://${encodeURIComponent(restored.user)}${restored.password ? `:${encodeURIComponent(restored.password)}` : ""}@${host}:${restored.port}/${encodeURIComponent(restored.database)}`;
   for (const command of commands) {
     results.push(await timed(command.name, async () => {
       const [file, ...args] = command.command;

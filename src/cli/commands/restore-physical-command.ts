@@ -3,6 +3,8 @@ import { formatBytes, formatDuration } from "../../config/index.ts";
 import { restorePostgresPhysical, type RecoveryTarget } from "../../components/postgres/physical-restore.ts";
 import { startRestoredPostgres } from "../../components/postgres/restored-postgres.ts";
 import { DrError } from "../../errors/index.ts";
+import { runSmokeChecks } from "../../drill/smoke-checks.ts";
+import { externalSource, NATIVE_SOURCE_DATABASE } from "../../targets/index.ts";
 import { say } from "../output.ts";
 import { openRepositorySession } from "../session.ts";
 
@@ -60,12 +62,18 @@ export async function restorePhysicalCommand(options: PhysicalRestoreCommandOpti
     say(`Start it with: pg_ctl -D ${result.dataDir} start   (as the postgres user; it recovers to the target and promotes)`);
     return 0;
   }
-  const server = await startRestoredPostgres(result.dataDir);
+  // The database the smoke checks look at: the protected one (the workspace's on native).
+  const database = externalSource(session.config).postgres?.database ?? (session.config.target === "native" ? NATIVE_SOURCE_DATABASE : "postgres");
+  const server = await startRestoredPostgres(result.dataDir, { database });
+  let failed = 0;
   try {
     const { lsn, lastTransactionAt, timeline, recoveryMs } = server.reached;
     say(`Recovered and promoted in ${formatDuration(recoveryMs)}: LSN ${lsn}, timeline ${timeline}, last replayed transaction ${lastTransactionAt ?? "none"}`);
+    const smoke = await runSmokeChecks(server.endpoint, undefined, session.config.smoke.commands);
+    for (const check of smoke) say(`  ${check.passed ? "✔" : "✖"} ${check.name}: ${check.detail}`);
+    failed = smoke.filter((c) => !c.passed).length;
   } finally {
     await server.stop();
   }
-  return 0;
+  return failed ? 1 : 0;
 }
