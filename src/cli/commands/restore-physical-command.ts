@@ -65,7 +65,7 @@ export async function restorePhysicalCommand(options: PhysicalRestoreCommandOpti
   // The database the smoke checks look at: the protected one (the workspace's on native).
   const database = externalSource(session.config).postgres?.database ?? (session.config.target === "native" ? NATIVE_SOURCE_DATABASE : "postgres");
   const server = await startRestoredPostgres(result.dataDir, { database });
-  let failed = 0;
+  let failed: number;
   try {
     const { lsn, lastTransactionAt, timeline, recoveryMs } = server.reached;
     say(`Recovered and promoted in ${formatDuration(recoveryMs)}: LSN ${lsn}, timeline ${timeline}, last replayed transaction ${lastTransactionAt ?? "none"}`);
