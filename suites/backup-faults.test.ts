@@ -20,19 +20,10 @@ import { listCompleteBackups } from "../src/manifest/index.ts";
 import { S3Storage } from "../src/storage/index.ts";
 import { startNativeRedis } from "../src/targets/index.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
+import { drErrorOf } from "./helpers/dr-error-of.ts";
 
 let fx: NativeFixture;
 
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
-async function drErrorOf(promise: Promise<unknown>): Promise<DrError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDrError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a DrError, got success");
-}
 
 /** Pending multipart uploads as fauxqs keeps them on disk. */
 function pendingMultipartUploads(): number {

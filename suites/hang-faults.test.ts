@@ -13,27 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectPostgres, connectRedis, parseRedisUrl } from "../src/clients/index.ts";
 import { backupPostgres, backupRedis, type BackupContext } from "../src/components/index.ts";
 import { parseKeyspace } from "../src/components/redis/redis-snapshot.ts";
-import { isDrError, type DrError } from "../src/errors/index.ts";
 import { listCompleteBackups } from "../src/manifest/index.ts";
 import { MemoryStorage, S3Storage, type Storage } from "../src/storage/index.ts";
 import { findFreePort } from "../src/lifecycle/index.ts";
 import { startNativeS3 } from "../src/targets/index.ts";
 import type { RedisEndpoint, S3Endpoint } from "../src/targets/index.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
+import { drErrorOf } from "./helpers/dr-error-of.ts";
 
 const MIB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
-async function drErrorOf(promise: Promise<unknown>): Promise<DrError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDrError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a DrError, got success");
-}
 
 /**
  * A TCP server on 127.0.0.1 that accepts connections and then answers nothing: with

@@ -14,7 +14,6 @@ import {
   restoreMedia,
   verifyBackup,
 } from "../src/components/index.ts";
-import { isDrError, type DrError } from "../src/errors/index.ts";
 import { makeTempDir, removeTempDir } from "../src/lifecycle/index.ts";
 import {
   type BackupManifest,
@@ -31,6 +30,7 @@ import {
 } from "../src/manifest/index.ts";
 import { sha256Hex } from "../src/streams/hash-stream.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
+import { drErrorOf } from "./helpers/dr-error-of.ts";
 
 let fx: NativeFixture;
 
@@ -42,16 +42,6 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
-async function drErrorOf(promise: Promise<unknown>): Promise<DrError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDrError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a DrError, got success");
-}
 
 /** An object's bytes. */
 async function read(key: string): Promise<Buffer> {

@@ -26,22 +26,13 @@ import { createStorage, S3Storage } from "../src/storage/index.ts";
 import type { PostgresEndpoint } from "../src/targets/index.ts";
 import { startNativeS3 } from "../src/targets/index.ts";
 import { startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
+import { drErrorOf } from "./helpers/dr-error-of.ts";
 
 let fx: NativeFixture;
 let work: string;
 let pgManifest: BackupManifest;
 let redisManifest: BackupManifest;
 
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
-async function drErrorOf(promise: Promise<unknown>): Promise<DrError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDrError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a DrError, got success");
-}
 
 /** One query on a short-lived connection. */
 async function query<T extends Record<string, unknown>>(endpoint: PostgresEndpoint, sql: string): Promise<T[]> {

@@ -1,7 +1,7 @@
 import { DrError } from "../../errors/index.ts";
 import { findBinary, runCommand } from "../../exec/index.ts";
 import { createScratchTracker, type Sandbox } from "../sandbox.ts";
-import type { StartedPostgres } from "../target.ts";
+import type { StartedPostgres, StartedRedis } from "../target.ts";
 import { startNativePostgres } from "./native-postgres.ts";
 import { startNativeRedis } from "./native-redis.ts";
 
@@ -29,7 +29,7 @@ export function assertServerCanRestore(localVersion: string, major: number | und
  * are root, redis-server), each on 127.0.0.1 with an ephemeral port and a temporary
  * folder, stopped with the sandbox.
  */
-export function startNativeSandbox(): Sandbox {
+export function startNativeSandbox(): Sandbox & { running(): (StartedPostgres | StartedRedis)[] } {
   const tracker = createScratchTracker();
   let localVersion: Promise<string> | undefined;
   const stop = async () => {
@@ -43,6 +43,7 @@ export function startNativeSandbox(): Sandbox {
     },
     startScratchRedis: async (rdbFile) => tracker.track(await startNativeRedis({ rdbFile, label: "redis-scratch" })),
     describe: () => "native scratch servers on this machine (local PostgreSQL and redis-server)",
+    running: () => tracker.running(),
     stop,
     [Symbol.asyncDispose]: stop,
   };

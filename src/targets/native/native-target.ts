@@ -5,6 +5,7 @@ import type { StartedPostgres, StartedRedis, StartedTarget, TargetDescription } 
 import { startNativePostgres } from "./native-postgres.ts";
 import { startNativeRedis } from "./native-redis.ts";
 import { startNativeS3, type StartedS3 } from "./native-s3.ts";
+import { startNativeSandbox } from "./native-sandbox.ts";
 
 /** The native target as started: its servers, plus what tests need to prove cleanup. */
 export interface NativeTarget extends StartedTarget {
@@ -61,7 +62,8 @@ export async function startNativeTarget(options: { stateDir?: string } = {}): Pr
   const mediaDir = join(mediaRoot, "media");
   await mkdir(mediaDir, { recursive: true });
 
-  const scratch = new Set<StartedPostgres | StartedRedis>();
+  // Scratch servers come from the native sandbox: the target's stop also stops them.
+  const sandbox = startNativeSandbox();
   const removeMedia = state ? async () => undefined : () => removeTempDir(mediaRoot);
   const unregisterMedia = registerCleanup(removeMedia);
   let stopped = false;
@@ -75,21 +77,8 @@ export async function startNativeTarget(options: { stateDir?: string } = {}): Pr
       () => s3.stop(),
       () => redis.stop(),
       () => postgres.stop(),
-      ...[...scratch].map((server) => () => server.stop()),
+      () => sandbox.stop(),
     ]);
-  };
-
-  /** Track a scratch server so the target's stop also stops it. */
-  const track = <T extends StartedPostgres | StartedRedis>(server: T): T => {
-    scratch.add(server);
-    const original = server.stop;
-    const stopOnce = async () => {
-      scratch.delete(server);
-      await original();
-    };
-    server.stop = stopOnce;
-    server[Symbol.asyncDispose] = stopOnce;
-    return server;
   };
 
   const description: TargetDescription = {
@@ -106,11 +95,11 @@ export async function startNativeTarget(options: { stateDir?: string } = {}): Pr
     mediaDir,
     s3: s3.endpoint,
     readOnlySource: false,
-    startScratchPostgres: async () => track(await startNativePostgres({ label: "pg-scratch" })),
-    startScratchRedis: async (rdbFile: string) => track(await startNativeRedis({ rdbFile, label: "redis-scratch" })),
+    startScratchPostgres: (options) => sandbox.startScratchPostgres(options),
+    startScratchRedis: (rdbFile: string) => sandbox.startScratchRedis(rdbFile),
     describe: () => description,
-    pids: () => [postgres.pid, redis.pid, s3.pid, ...[...scratch].map((s) => s.pid)].filter((p): p is number => p !== undefined),
-    dirs: () => (state ? [...scratch].map((s) => s.dir) : [postgres.dir, redis.dir, s3.dir, mediaRoot, ...[...scratch].map((s) => s.dir)]).filter((d): d is string => d !== undefined),
+    pids: () => [postgres.pid, redis.pid, s3.pid, ...sandbox.running().map((s) => s.pid)].filter((p): p is number => p !== undefined),
+    dirs: () => (state ? sandbox.running().map((s) => s.dir) : [postgres.dir, redis.dir, s3.dir, mediaRoot, ...sandbox.running().map((s) => s.dir)]).filter((d): d is string => d !== undefined),
     stop,
     [Symbol.asyncDispose]: stop,
   };
