@@ -23,6 +23,7 @@ import { postgresOsUser, startNativeS3 } from "../src/targets/index.ts";
 import type { StartedS3 } from "../src/targets/native/native-s3.ts";
 import type { PostgresEndpoint } from "../src/targets/target.ts";
 import { startPitrPostgres, type PitrPostgres } from "./helpers/pitr-postgres.ts";
+import { letPostgresTraverse } from "./helpers/let-postgres-traverse.ts";
 
 // Point-in-time recovery on real servers: WAL archived by archive_command (wal push) and by
 // the streamer (pg_receivewal), physical base backups, restores to a moment through
@@ -110,6 +111,8 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
   let dataSegment: string;
 
   beforeAll(async () => {
+    // archive_command runs our code as the postgres OS user: it must reach this checkout.
+    cleanups.push(await letPostgresTraverse(ENTRY));
     source = await startPitrPostgres({ archive_mode: "on", archive_command: `${process.execPath} ${ENTRY} push %p`, archive_timeout: "0" }, walEnv());
     cleanups.push(() => source.stop());
   });
