@@ -36,7 +36,7 @@ export function buildProgram(): Command {
     .exitOverride();
 
   program.command("drill")
-    .description("seed -> backup -> declared failure -> restore -> smoke checks -> measurements -> reports/DR_STATUS.md")
+    .description("rehearsal: seed -> backup -> declared failure -> restore (dumps and point in time) -> smoke checks -> measurements -> reports/DR_STATUS.md; on the external target (or --existing): a drill of the backups that exist, taking none")
     .addOption(targetOption())
     .option("--keep", "keep the scratch database and servers' data for inspection")
     .option("--existing", "drill the backups already in the repository: take no backup, write nothing into the source or the backup prefixes (always so on the external target)")
