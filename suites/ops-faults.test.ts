@@ -157,7 +157,7 @@ describe("ops checks fail on real faults", () => {
     await storage.client.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: "Enabled" } }));
     try {
       const unlocked = await backupRedis(ctxOf(setup.config.encryption.recipients));
-      const result = await run("test_backups_immutable_object_lock", opsInputFor(setup, { ...drill, backups: [...drill.backups, unlocked] }));
+      const result = await run("test_backups_immutable_object_lock", opsInputFor(setup, { ...drill, backups: [...drill.backups, unlocked], newest: { ...drill.newest, redis: unlocked } }));
       expect(result.status).toBe("failed");
       expect(result.detail).toContain(`backup '${unlocked.parts[0]!.key}' carries no Object Lock retention`);
       expect(result.detail).toContain(`bucket '${bucket}' has no default retention rule`);
