@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectPostgres, connectRedis, parseRedisUrl } from "../src/clients/index.ts";
 import { backupPostgres, backupRedis, type BackupContext } from "../src/components/index.ts";
-import { parseKeyspace } from "../src/components/redis/redis-snapshot.ts";
+import { parseKeyspace } from "../src/clients/redis-info.ts";
 import { listCompleteBackups } from "../src/manifest/index.ts";
 import { MemoryStorage, S3Storage, type Storage } from "../src/storage/index.ts";
 import { findFreePort } from "../src/lifecycle/index.ts";

@@ -1,6 +1,6 @@
 import { Listr, type ListrTask } from "listr2";
 import { formatBytes, formatDuration } from "../config/index.ts";
-import type { StepListener } from "../drill/step-recorder.ts";
+import type { StepListener } from "../measure/step-recorder.ts";
 
 /** A task for the progress display; `update` sets its live status line. */
 export interface ProgressTask<C> {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { DrError, messageOf } from "../errors/index.ts";
-import type { PostgresEndpoint } from "../targets/target.ts";
+import type { PostgresEndpoint } from "./endpoints.ts";
 
 /** A `postgres://user@host:port/db` string for display: never includes the password. */
 export function describePostgres(endpoint: PostgresEndpoint, database = endpoint.database): string {

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { DrError, messageOf } from "../errors/index.ts";
-import type { RedisEndpoint } from "../targets/target.ts";
+import type { RedisEndpoint } from "./endpoints.ts";
 
 /** How long one Redis command may go unanswered (a server that accepts and never answers). */
 export const REDIS_COMMAND_TIMEOUT_MS = 30_000;

@@ -2,7 +2,7 @@ import type { DrConfig } from "../config/index.ts";
 import { DrError } from "../errors/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { LockTiming } from "../storage/storage-lock.ts";
-import type { PostgresEndpoint, RedisEndpoint } from "../targets/target.ts";
+import type { PostgresEndpoint, RedisEndpoint } from "../clients/endpoints.ts";
 import { recipientFingerprint } from "../crypto/age.ts";
 
 /** Everything a component backup needs. */

@@ -5,7 +5,7 @@ import type { RpoMeasurement, RtoProjection, SizeRangeResult } from "../measure/
 import type { TargetDescription } from "../targets/target.ts";
 import type { PitrResult } from "./pitr-rehearsal.ts";
 import type { SmokeResult } from "./smoke-checks.ts";
-import type { StepResult } from "./step-recorder.ts";
+import type { StepResult } from "../measure/step-recorder.ts";
 import type { SeedResult } from "./seed-source.ts";
 
 /** A recovery of one component, timed from the declared failure. */

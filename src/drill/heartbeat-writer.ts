@@ -1,6 +1,6 @@
 import { connectPostgres } from "../clients/index.ts";
 import { messageOf } from "../errors/index.ts";
-import type { PostgresEndpoint } from "../targets/target.ts";
+import type { PostgresEndpoint } from "../clients/endpoints.ts";
 
 /** What the heartbeat writer did. */
 export interface HeartbeatSummary {

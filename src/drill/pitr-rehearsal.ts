@@ -10,7 +10,7 @@ import { messageOf } from "../errors/index.ts";
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { postgresOsUser } from "../targets/native/native-postgres.ts";
-import type { StepRecorder } from "./step-recorder.ts";
+import type { StepRecorder } from "../measure/step-recorder.ts";
 
 /** The table the "accidental DELETE" hits (no other table refers to it) and how many rows go. */
 const VICTIM_TABLE = "payments_payment";

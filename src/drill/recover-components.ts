@@ -24,7 +24,7 @@ import { hashStream } from "../streams/hash-stream.ts";
 import type { ScratchServers, StartedPostgres, StartedRedis } from "../targets/target.ts";
 import type { DrillResult, RecoveryResult } from "./drill-result.ts";
 import { runSmokeChecks, type SmokeResult } from "./smoke-checks.ts";
-import { StepRecorder, type StepListener } from "./step-recorder.ts";
+import { StepRecorder, type StepListener } from "../measure/step-recorder.ts";
 
 /** What the recovery phase needs: the repository's backups, the sandbox, and the live source only for comparisons. */
 export interface RecoverInput {

@@ -6,7 +6,7 @@ import type { Sandbox, Source } from "../targets/index.ts";
 import type { DrillResult } from "./drill-result.ts";
 import { measureDrill } from "./measure-drill.ts";
 import { recoverComponents } from "./recover-components.ts";
-import { StepRecorder, type StepListener } from "./step-recorder.ts";
+import { StepRecorder, type StepListener } from "../measure/step-recorder.ts";
 
 export interface ExistingDrillOptions {
   config: DrConfig;

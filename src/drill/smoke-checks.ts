@@ -5,7 +5,7 @@ import { countRows, readMigrations } from "../components/index.ts";
 import { messageOf } from "../errors/index.ts";
 import { runCommand } from "../exec/index.ts";
 import type { BackupManifest } from "../manifest/index.ts";
-import type { PostgresEndpoint } from "../targets/target.ts";
+import type { PostgresEndpoint } from "../clients/endpoints.ts";
 
 /** One smoke check's outcome. */
 export interface SmokeResult {

@@ -2,8 +2,13 @@ import { chownSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { OsUser } from "../exec/index.ts";
 import { registerCleanup } from "./cleanup-registry.ts";
+
+/** Who should own a folder (an OS user's ids; lifecycle stays below exec, which defines the user). */
+export interface FolderOwner {
+  uid: number;
+  gid: number;
+}
 
 /** The prefix of every temporary folder dr-drill makes (tests look for leftovers by it). */
 export const TEMP_PREFIX = "dr-drill-";
@@ -40,7 +45,7 @@ export function tempRoot(): string {
  * user). The folder is registered for removal the moment it exists, so a signal or a crash
  * at any later point never leaves it (and the plaintext dumps or keys in it) behind.
  */
-export async function makeTempDir(label: string, owner?: OsUser): Promise<string> {
+export async function makeTempDir(label: string, owner?: FolderOwner): Promise<string> {
   const dir = await mkdtemp(join(tempRoot(), `${TEMP_PREFIX}${label}-`));
   made.add(dir);
   if (!sweepInstalled) {

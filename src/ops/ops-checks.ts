@@ -9,7 +9,7 @@ import { messageOf } from "../errors/index.ts";
 import { findBinary, runCommand } from "../exec/index.ts";
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
 import { type BackupManifest, makeBackupId, manifestKey, writeManifest, listBackups } from "../manifest/index.ts";
-import { parseKeyspace } from "../components/redis/redis-snapshot.ts";
+import { parseKeyspace } from "../clients/redis-info.ts";
 import { makeExcludeMatcher } from "../components/media/media-exclude.ts";
 import { walkMedia } from "../components/media/media-walk.ts";
 import { readSnapshotFileList } from "../components/media/media-restore.ts";

@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { describePostgres, parsePostgresUrl } from "../../clients/index.ts";
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import { restoreMedia, restorePostgres, restoreRedisToDir } from "../../components/index.ts";
-import { StepRecorder } from "../../drill/step-recorder.ts";
+import { StepRecorder } from "../../measure/step-recorder.ts";
 import { DrError } from "../../errors/index.ts";
 import { findLatestBackup, listCompleteBackups, readManifest, type BackupManifest } from "../../manifest/index.ts";
 import { workspaceDir } from "../../repository/index.ts";

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { isDrError } from "../../errors/index.ts";
 import type { Storage } from "../../storage/storage.ts";
-import type { PostgresEndpoint } from "../../targets/target.ts";
+import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import { fetchWalFile, WAL_FETCH_FAILED } from "../../components/wal/wal-fetch.ts";
 import { pushWalFile } from "../../components/wal/wal-push.ts";
 import { reportError, say, warn } from "../output.ts";

@@ -6,7 +6,7 @@ import { findBinary } from "../../exec/index.ts";
 import { findFreePort, makeTempDir, removeTempDir, waitUntil } from "../../lifecycle/index.ts";
 import { postgresOsUser } from "../../targets/native/native-postgres.ts";
 import { readLogTail, startServerProcess } from "../../targets/native/server-process.ts";
-import type { PostgresEndpoint } from "../../targets/target.ts";
+import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 
 /** A restored data directory running on a scratch port, recovery finished. */
 export interface RestoredPostgres extends AsyncDisposable {

@@ -8,7 +8,8 @@ import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
 import { type BackupManifest, backupFolder, makeBackupId, writeManifest } from "../../manifest/index.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
 import { uploadPart } from "../upload-part.ts";
-import { parseInfo, parseKeyspace, runBgsave, sampleTypes } from "./redis-snapshot.ts";
+import { parseInfo, parseKeyspace } from "../../clients/redis-info.ts";
+import { runBgsave, sampleTypes } from "./redis-snapshot.ts";
 
 /** Check an RDB file with redis-check-rdb; a bad file is a DrError with the tool's verdict. */
 export async function checkRdbFile(path: string): Promise<void> {

@@ -5,12 +5,13 @@ import { connectRedis } from "../../clients/index.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { registerCleanup } from "../../lifecycle/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import type { RedisEndpoint } from "../../targets/target.ts";
+import type { RedisEndpoint } from "../../clients/endpoints.ts";
 import { downloadPartToFile, partOf, type BackupSource } from "../download-part.ts";
 import { assertFreeSpace } from "../local-disk.ts";
 import { ensureRestoreFolder, removeCreatedFolders, withLeftBehind } from "../restore-folder.ts";
 import { checkRdbFile } from "./redis-backup.ts";
-import { parseKeyspace, sampleTypes, scanKeyBatches } from "./redis-snapshot.ts";
+import { parseKeyspace } from "../../clients/redis-info.ts";
+import { sampleTypes, scanKeyBatches } from "./redis-snapshot.ts";
 
 /** The refusal when the folder already holds a dump.rdb. */
 function dumpExists(dir: string): DrError {

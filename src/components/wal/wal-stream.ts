@@ -6,7 +6,7 @@ import { DrError, isDrError, messageOf, unable } from "../../errors/index.ts";
 import { findBinary, runCommand, startCommand } from "../../exec/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { sha256Hex } from "../../streams/hash-stream.ts";
-import type { PostgresEndpoint } from "../../targets/target.ts";
+import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import { parseWalFileName, walKey } from "./wal-names.ts";
 import { pushWalFile } from "./wal-push.ts";
 

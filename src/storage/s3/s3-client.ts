@@ -1,5 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import type { S3Endpoint } from "../../targets/target.ts";
+import type { S3Endpoint } from "../s3-endpoint.ts";
 
 /** How hard the client tries before an operation fails. */
 export interface S3ClientTuning {

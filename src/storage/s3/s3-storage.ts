@@ -15,7 +15,7 @@ import {
 import type { BucketLocationConstraint, ObjectLockRetentionMode, S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
 import { DrError, isDrError, messageOf, unable } from "../../errors/index.ts";
-import type { S3Endpoint } from "../../targets/target.ts";
+import type { S3Endpoint } from "../s3-endpoint.ts";
 import type { ImmutabilityReport, IncompleteUpload, ObjectInfo, PutOptions, Storage, StorageCapabilities, StoredObject } from "../storage.ts";
 import { readStorageNow } from "../storage-clock.ts";
 import { toReadable } from "../storage-body.ts";

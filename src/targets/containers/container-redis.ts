@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { RedisContainer } from "@testcontainers/redis";
 import { PullPolicy } from "testcontainers";
 import { connectRedis } from "../../clients/index.ts";
-import { parseInfo } from "../../components/redis/redis-snapshot.ts";
+import { parseInfo } from "../../clients/redis-info.ts";
 import type { RedisEndpoint, StartedRedis } from "../target.ts";
 import type { ContainerRun } from "./container-run.ts";
 
