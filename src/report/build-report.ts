@@ -35,31 +35,36 @@ function objective(rpoMs: number, rtoMs: number): Pick<ScenarioRow, "rpoTarget" 
   return { rpoTarget: `<${formatDuration(rpoMs)}`, rtoTarget: `<${formatDuration(rtoMs)}`, rpoTargetMs: rpoMs, rtoTargetMs: rtoMs };
 }
 
+/** A true/false that a measured value is within its target (unmeasured is not within). */
+function within(value: number | undefined, target: number): boolean {
+  return value === undefined ? false : value <= target;
+}
+
+/**
+ * The row of a scenario one component's recovery answers (database corruption, Redis,
+ * media): its recovery point and time against the objectives, or "not configured".
+ */
+function componentRow(drill: DrillResult, component: ComponentName, scenario: string, label: string, rpoMs: number, rtoMs: number): ScenarioRow {
+  const recovery = drill.recoveries[component];
+  if (!recovery.configured) return notConfiguredRow(scenario, `<${formatDuration(rpoMs)}`, `<${formatDuration(rtoMs)}`, label);
+  const point = recoveryPointMs(drill, component);
+  const ok = recovery.ok && within(point, rpoMs) && within(recovery.rtoMs, rtoMs);
+  const rpoWord = component === "postgres" && drill.mode === "rehearsal" ? "RPO" : "RPO (backup age at failure)";
+  return {
+    scenario,
+    ...objective(rpoMs, rtoMs),
+    measured: recovery.ok ? `${rpoWord}: ${formatDuration(point ?? Number.NaN)}, RTO: ${formatDuration(recovery.rtoMs ?? Number.NaN)}` : `recovery failed: ${recovery.error ?? "unknown"}`,
+    mark: mark(ok),
+    status: ok ? "MEETS" : "BREACHED",
+    rpoMs: point,
+    rtoMs: recovery.rtoMs,
+  };
+}
+
 /** The scenario table, every measured value from this drill. */
 export function buildScenarios(drill: DrillResult): ScenarioRow[] {
   const { objectives, schedule } = drill.config;
-  const { postgres: pg, redis, media } = drill.recoveries;
-  const within = (value: number | undefined, target: number) => (value === undefined ? false : value <= target);
-  const rows: ScenarioRow[] = [];
-  const existing = drill.mode === "existing";
-  const rpoWord = (component: ComponentName) => (component === "postgres" && !existing ? "RPO" : "RPO (backup age at failure)");
-
-  const dbRpo = `<${formatDuration(objectives.rpoMs)}`;
-  const dbRto = `<${formatDuration(objectives.rtoMs)}`;
-  if (!pg.configured) rows.push(notConfiguredRow("Database corruption", dbRpo, dbRto, "PostgreSQL"));
-  else {
-    const loss = recoveryPointMs(drill, "postgres");
-    const dbOk = pg.ok && within(loss, objectives.rpoMs) && within(pg.rtoMs, objectives.rtoMs);
-    rows.push({
-      scenario: "Database corruption",
-      ...objective(objectives.rpoMs, objectives.rtoMs),
-      measured: pg.ok ? `${rpoWord("postgres")}: ${formatDuration(loss ?? Number.NaN)}, RTO: ${formatDuration(pg.rtoMs ?? Number.NaN)}` : `recovery failed: ${pg.error ?? "unknown"}`,
-      mark: mark(dbOk),
-      status: dbOk ? "MEETS" : "BREACHED",
-      rpoMs: loss,
-      rtoMs: pg.rtoMs,
-    });
-  }
+  const rows: ScenarioRow[] = [componentRow(drill, "postgres", "Database corruption", "PostgreSQL", objectives.rpoMs, objectives.rtoMs)];
 
   const configured = (["postgres", "redis", "media"] as const).filter((c) => drill.recoveries[c].configured);
   const allOk = configured.length > 0 && configured.every((c) => drill.recoveries[c].ok);
@@ -102,37 +107,8 @@ export function buildScenarios(drill: DrillResult): ScenarioRow[] {
     });
   }
 
-  const redisRpoTarget = `<${formatDuration(schedule.redis.intervalMs)}`;
-  if (!redis.configured) rows.push(notConfiguredRow("Redis cache failure", redisRpoTarget, `<${formatDuration(REDIS_RTO_MS)}`, "Redis"));
-  else {
-    const redisAge = recoveryPointMs(drill, "redis");
-    const redisOk = redis.ok && within(redisAge, schedule.redis.intervalMs) && within(redis.rtoMs, REDIS_RTO_MS);
-    rows.push({
-      scenario: "Redis cache failure",
-      ...objective(schedule.redis.intervalMs, REDIS_RTO_MS),
-      measured: redis.ok ? `${rpoWord("redis")}: ${formatDuration(redisAge ?? Number.NaN)}, RTO: ${formatDuration(redis.rtoMs ?? Number.NaN)}` : `recovery failed: ${redis.error ?? "unknown"}`,
-      mark: mark(redisOk),
-      status: redisOk ? "MEETS" : "BREACHED",
-      rpoMs: redisAge,
-      rtoMs: redis.rtoMs,
-    });
-  }
-
-  const mediaRpoTarget = `<${formatDuration(schedule.media.intervalMs)}`;
-  if (!media.configured) rows.push(notConfiguredRow("Media file loss", mediaRpoTarget, `<${formatDuration(MEDIA_RTO_MS)}`, "Media"));
-  else {
-    const mediaAge = recoveryPointMs(drill, "media");
-    const mediaOk = media.ok && within(mediaAge, schedule.media.intervalMs) && within(media.rtoMs, MEDIA_RTO_MS);
-    rows.push({
-      scenario: "Media file loss",
-      ...objective(schedule.media.intervalMs, MEDIA_RTO_MS),
-      measured: media.ok ? `${rpoWord("media")}: ${formatDuration(mediaAge ?? Number.NaN)}, RTO: ${formatDuration(media.rtoMs ?? Number.NaN)}` : `recovery failed: ${media.error ?? "unknown"}`,
-      mark: mark(mediaOk),
-      status: mediaOk ? "MEETS" : "BREACHED",
-      rpoMs: mediaAge,
-      rtoMs: media.rtoMs,
-    });
-  }
+  rows.push(componentRow(drill, "redis", "Redis cache failure", "Redis", schedule.redis.intervalMs, REDIS_RTO_MS));
+  rows.push(componentRow(drill, "media", "Media file loss", "Media", schedule.media.intervalMs, MEDIA_RTO_MS));
   return rows;
 }
 
