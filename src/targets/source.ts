@@ -1,4 +1,4 @@
-import type { ComponentName, TargetKind } from "../config/index.ts";
+import type { TargetKind } from "../config/index.ts";
 import type { PostgresEndpoint, RedisEndpoint, StartedTarget } from "./target.ts";
 
 /**
@@ -16,11 +16,6 @@ export interface Source {
   mediaDir: string | undefined;
   /** False for a team's own servers: dr-drill only ever reads them. */
   writable: boolean;
-}
-
-/** The components a source has, in the fixed order postgres, redis, media. */
-export function sourceComponents(source: Source): ComponentName[] {
-  return (["postgres", "redis", "media"] as const).filter((c) => (c === "postgres" ? source.postgres : c === "redis" ? source.redis : source.mediaDir) !== undefined);
 }
 
 /** A rehearsal target seen as a source: all three components, writable unless external. */

@@ -10,7 +10,7 @@ import { pruneAttempts, recordAttemptStart } from "../../status/index.ts";
 import { assertSourceReachable } from "../../targets/index.ts";
 import { say } from "../output.ts";
 import { bytesStatus, runWithProgress } from "../progress.ts";
-import { openBackupSession, parseComponentList } from "../session.ts";
+import { openBackupSession } from "../session.ts";
 
 export interface BackupCommandOptions {
   target?: string;
@@ -38,9 +38,6 @@ async function backupPhysical(ctx: BackupContext, workspace: StartedTarget | und
     await dropWalStreamSlot(ctx.postgres, slot).catch(() => undefined);
   }
 }
-
-/** Parse `postgres|redis|media|all` into components (kept for callers of the old name). */
-export const parseComponents = parseComponentList;
 
 /**
  * `dr-drill backup <component|all>`: each configured component backed up in turn (a

@@ -114,7 +114,7 @@ export async function restoreCommand(which: string, options: RestoreCommandOptio
     }
     try {
       const recorder = new StepRecorder(printSteps("  "));
-      const result = await restorePostgres({ ...backup, into, source, jobs: session.config.postgres.restoreJobs, recorder, ...(options.replace ? { replace: true } : {}) });
+      const result = await restorePostgres({ ...backup, into, source, jobs: session.config.postgres.restoreJobs, recorder, replace: options.replace });
       say(`Restored into ${describePostgres(into)}: ${formatBytes(result.dumpBytes)} dump -> ${formatBytes(result.restoredBytes)} database in ${formatDuration(performance.now() - started)}`);
     } finally {
       await workspaceServer?.stop();
