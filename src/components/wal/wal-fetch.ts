@@ -77,12 +77,14 @@ export async function fetchWalFile(options: WalFetchOptions): Promise<WalFetchRe
     const expectedPlain = info.metadata[WAL_METADATA.plainSha256];
     const storedHash = new HashingStream();
     const plainHash = new HashingStream();
-    const body = await options.storage.get(key, { signal: options.signal });
-    body.on("error", (error) => storedHash.destroy(error));
-    const plain = await decryptStream(body.pipe(storedHash), options.identities, `wal/${stored}`);
-    plain.on("error", (error) => plainHash.destroy(error));
+    // The file first: nothing may await between starting the decryption and consuming it,
+    // or a wrong key's error would reach a stream nobody listens to yet (an uncaught error).
     const file = await open(temporary, "wx", 0o600);
     try {
+      const body = await options.storage.get(key, { signal: options.signal });
+      body.on("error", (error) => storedHash.destroy(error));
+      const plain = await decryptStream(body.pipe(storedHash), options.identities, `wal/${stored}`);
+      plain.on("error", (error) => plainHash.destroy(error));
       for await (const chunk of plain.pipe(plainHash)) await file.write(chunk as Buffer);
       await file.sync();
     } finally {
