@@ -6,6 +6,16 @@ export type SandboxKind = "native" | "containers";
 export type ComponentName = "postgres" | "redis" | "media";
 export const COMPONENTS: readonly ComponentName[] = ["postgres", "redis", "media"];
 
+/** The failure scenarios of the runbook, in the reference's order. */
+export const SCENARIO_IDS = ["database-corruption", "server-failure", "redis-failure", "media-loss", "region-outage"] as const;
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+/** A recovery point and time objective, ms. */
+export interface Objective {
+  rpoMs: number;
+  rtoMs: number;
+}
+
 /** How often a component is backed up and how long its backups are kept. */
 export interface SchedulePolicy {
   /** Interval between scheduled backups, ms (cron cadence; drives worst-case RPO). */
@@ -80,10 +90,12 @@ export interface DrConfig {
   };
   schedule: Record<ComponentName, SchedulePolicy>;
   objectives: {
-    /** Recovery point objective, ms. */
+    /** Recovery point objective, ms (database corruption; the report's headline). */
     rpoMs: number;
     /** Recovery time objective, ms. */
     rtoMs: number;
+    /** Each failure scenario's objective (defaults from the reference, `objectives.scenarios` in dr.config.ts). */
+    scenarios: Record<ScenarioId, Objective>;
   };
   postgres: {
     /** pg_dump --compress level (0-9). */
@@ -135,7 +147,7 @@ export interface DrConfigInput {
   images?: Partial<ContainerImages>;
   encryption?: { recipients?: string[]; identityFile?: string; allowUnencrypted?: boolean };
   schedule?: Partial<Record<ComponentName, { interval?: Duration; retention?: Duration; label?: string }>>;
-  objectives?: { rpo?: Duration; rto?: Duration };
+  objectives?: { rpo?: Duration; rto?: Duration; scenarios?: Partial<Record<ScenarioId, { rpo?: Duration; rto?: Duration }>> };
   postgres?: { compressionLevel?: number; restoreJobs?: number; expectedSizeMin?: Size; expectedSizeMax?: Size };
   media?: { excludes?: string[] };
   smoke?: { commands?: { name?: string; command: string[]; timeout?: Duration }[] };

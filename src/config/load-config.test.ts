@@ -21,7 +21,9 @@ describe("buildConfig", () => {
   it("defaults to the native target with the reference's schedule and 1h/15m objectives", () => {
     const config = buildConfig(undefined, {});
     expect(config.target).toBe("native");
-    expect(config.objectives).toEqual({ rpoMs: 3_600_000, rtoMs: 900_000 });
+    expect(config.objectives).toMatchObject({ rpoMs: 3_600_000, rtoMs: 900_000 });
+    expect(config.objectives.scenarios["region-outage"]).toEqual({ rpoMs: 24 * 3_600_000, rtoMs: 2 * 3_600_000 });
+    expect(config.objectives.scenarios["server-failure"].rtoMs).toBe(1_800_000);
     expect(config.schedule.postgres).toMatchObject({ intervalMs: 3_600_000, retentionMs: 7 * 86_400_000 });
     expect(config.schedule.redis).toMatchObject({ intervalMs: 900_000, retentionMs: 86_400_000 });
     expect(config.schedule.media).toMatchObject({ intervalMs: 86_400_000, retentionMs: 30 * 86_400_000 });

@@ -6,6 +6,9 @@ import { pathToFileURL } from "node:url";
 import { DrError, messageOf } from "../errors/index.ts";
 import {
   COMPONENTS,
+  SCENARIO_IDS,
+  type Objective,
+  type ScenarioId,
   type ComponentName,
   type DrConfig,
   type DrConfigInput,
@@ -198,6 +201,35 @@ function parseSmokeCommands(value: unknown): SmokeCommand[] {
   });
 }
 
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+/**
+ * The objectives: DR_RPO_TARGET / DR_RTO_TARGET (the database's, 1 h / 15 min), then one
+ * per scenario with the reference's defaults: a complete server failure gets twice the
+ * database's RTO, Redis 15 min / 5 min, media 1 day / 1 hour, a region outage 24 h / 2 h.
+ */
+function buildObjectives(get: (envName: string | undefined, path: string) => Source, file: Record<string, unknown> | undefined): DrConfig["objectives"] {
+  const rpoMs = asDuration(get("DR_RPO_TARGET", "objectives.rpo"), HOUR);
+  const rtoMs = asDuration(get("DR_RTO_TARGET", "objectives.rto"), 15 * MINUTE);
+  const defaults: Record<ScenarioId, Objective> = {
+    "database-corruption": { rpoMs, rtoMs },
+    "server-failure": { rpoMs, rtoMs: 2 * rtoMs },
+    "redis-failure": { rpoMs: 15 * MINUTE, rtoMs: 5 * MINUTE },
+    "media-loss": { rpoMs: 24 * HOUR, rtoMs: HOUR },
+    "region-outage": { rpoMs: 24 * HOUR, rtoMs: 2 * HOUR },
+  };
+  const given = (file?.objectives as { scenarios?: Record<string, unknown> } | undefined)?.scenarios ?? {};
+  for (const id of Object.keys(given)) {
+    if (!(SCENARIO_IDS as readonly string[]).includes(id)) throw invalid(`objectives.scenarios.${id}`, id, `one of ${SCENARIO_IDS.join(", ")}`);
+  }
+  const scenarios = Object.fromEntries(SCENARIO_IDS.map((id) => [id, {
+    rpoMs: asDuration(get(undefined, `objectives.scenarios.${id}.rpo`), defaults[id].rpoMs),
+    rtoMs: asDuration(get(undefined, `objectives.scenarios.${id}.rto`), defaults[id].rtoMs),
+  }])) as Record<ScenarioId, Objective>;
+  return { rpoMs, rtoMs, scenarios };
+}
+
 /**
  * Build the configuration from a config-file object and the environment. Pure: the same
  * inputs give the same result; the first invalid value throws a DrError naming it.
@@ -243,10 +275,7 @@ export function buildConfig(fileInput: DrConfigInput | undefined, env: NodeJS.Pr
       allowUnencrypted: asBoolean(get("DR_ALLOW_UNENCRYPTED", "encryption.allowUnencrypted"), false),
     },
     schedule,
-    objectives: {
-      rpoMs: asDuration(get("DR_RPO_TARGET", "objectives.rpo"), 3_600_000),
-      rtoMs: asDuration(get("DR_RTO_TARGET", "objectives.rto"), 15 * 60_000),
-    },
+    objectives: buildObjectives(get, file),
     postgres: {
       // Level 1 by default (node bench/compression-levels.ts, 293 MB fixture): -Z1 ran 2.2x
       // faster than -Z6 and 3.3x faster than -Z9 for 13% / 14% more bytes. Dump time widens

@@ -7,6 +7,7 @@ import type { PitrResult } from "./pitr-rehearsal.ts";
 import type { SmokeResult } from "./smoke-checks.ts";
 import type { StepResult } from "../measure/step-recorder.ts";
 import type { SeedResult } from "./seed-source.ts";
+import type { ScenarioResult } from "./scenarios/scenario.ts";
 
 /** A recovery of one component, timed from the declared failure. */
 export interface RecoveryResult {
@@ -77,6 +78,12 @@ export interface DrillResult {
   /** Restore rates, GB/min: of dump bytes and of database bytes. */
   rates: { dumpGbPerMin: number; databaseGbPerMin: number } | undefined;
   projection: RtoProjection | undefined;
+  /**
+   * The failure scenarios run (rehearsal): each injected its fault into its own copies of
+   * the source and was recovered by the runbook's steps, judged against its objective.
+   * Undefined when the run did not attempt them (a drill of existing backups).
+   */
+  scenarios?: ScenarioResult[];
   /** Point-in-time recovery of an accidental DELETE (rehearsal), with its timed steps. */
   pitr?: PitrResult & { steps: StepResult[] };
   /** Total bytes in storage at the end, and by component. */

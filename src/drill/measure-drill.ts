@@ -3,6 +3,7 @@ import { verifyBackup } from "../components/index.ts";
 import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
 import { checkSizeRange, gbPerMinute, lossWindow, projectRto, worstCaseRpo } from "../measure/index.ts";
 import type { Storage } from "../storage/storage.ts";
+import { RECOVERY_STEPS, RESTORE_STEPS } from "../components/postgres/postgres-restore.ts";
 import type { DrillResult } from "./drill-result.ts";
 import type { RecoverOutput } from "./recover-components.ts";
 
@@ -48,7 +49,7 @@ export async function measureDrill(input: MeasureInput, recovered: RecoverOutput
     : undefined;
   const restore = recovered.postgresRestore;
   const restoreMs = restore?.restoreMs ?? 0;
-  const fixedMs = recovered.recoveries.postgres.steps.filter((s) => s.name !== "Restore from pg_dump" && s.name !== "Cleanup").reduce((a, s) => a + s.durationMs, 0);
+  const fixedMs = recovered.recoveries.postgres.steps.filter((s) => s.name !== RESTORE_STEPS.pgRestore && s.name !== RECOVERY_STEPS.cleanup).reduce((a, s) => a + s.durationMs, 0);
   return {
     newest,
     verify,

@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { connectPostgres } from "../clients/index.ts";
 import type { PostgresEndpoint } from "../clients/endpoints.ts";
@@ -14,13 +13,11 @@ import {
   type RedisComparison,
 } from "../components/index.ts";
 import { majorOf } from "../components/postgres/pg-tool-version.ts";
-import { makeExcludeMatcher } from "../components/media/media-exclude.ts";
-import { walkMedia } from "../components/media/media-walk.ts";
+import { compareTrees } from "../components/media/media-compare.ts";
 import { isDrError, messageOf } from "../errors/index.ts";
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
 import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
-import { hashStream } from "../streams/hash-stream.ts";
 import type { ScratchServers, StartedPostgres, StartedRedis } from "../targets/target.ts";
 import type { DrillResult, RecoveryResult } from "./drill-result.ts";
 import { runSmokeChecks, type SmokeResult } from "./smoke-checks.ts";
@@ -222,26 +219,4 @@ export async function recoverComponents(input: RecoverInput): Promise<RecoverOut
   if (input.components.includes("redis")) await recoverRedis(input, out);
   if (input.components.includes("media")) await recoverMedia(input, out);
   return out;
-}
-
-/** Compare two trees file by file (paths and SHA-256), the source filtered by the excludes. */
-async function compareTrees(source: string, restored: string, excludes: readonly string[]): Promise<{ same: boolean; detail: string }> {
-  const [a, b] = await Promise.all([walkMedia(source, makeExcludeMatcher(excludes)), walkMedia(restored, makeExcludeMatcher([]))]);
-  const pathsA = new Set(a.files.map((f) => f.path));
-  const pathsB = new Set(b.files.map((f) => f.path));
-  const missing = [...pathsA].filter((p) => !pathsB.has(p));
-  const extra = [...pathsB].filter((p) => !pathsA.has(p));
-  let different = 0;
-  for (const file of a.files) {
-    if (!pathsB.has(file.path)) continue;
-    const [ha, hb] = await Promise.all([hashStream(createReadStream(join(source, file.path))), hashStream(createReadStream(join(restored, file.path)))]);
-    if (ha.sha256 !== hb.sha256) different += 1;
-  }
-  const same = missing.length === 0 && extra.length === 0 && different === 0;
-  return {
-    same,
-    detail: same
-      ? `${pathsA.size} files identical to the source (${a.excluded} excluded entries not backed up)`
-      : `${missing.length} missing, ${extra.length} unexpected, ${different} different (source changed since the snapshot, or restore fault)`,
-  };
 }

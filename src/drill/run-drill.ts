@@ -2,7 +2,8 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connectPostgres } from "../clients/index.ts";
-import { COMPONENTS, type ComponentName, type DrConfig, formatBytes } from "../config/index.ts";
+import { COMPONENTS, type ComponentName, type DrConfig, formatBytes, SCENARIO_IDS, type ScenarioId } from "../config/index.ts";
+import { runScenario, SCENARIOS, type ScenarioFaults, type ScenarioResult } from "./scenarios/index.ts";
 import { runBackup, type BackupContext } from "../components/index.ts";
 import { makeExcludeMatcher } from "../components/media/media-exclude.ts";
 import { walkMedia } from "../components/media/media-walk.ts";
@@ -35,6 +36,10 @@ export interface DrillOptions {
   writesAfterBackupMs?: number;
   /** Stream WAL, take a base backup and recover an accidental DELETE to a moment (default: on the native target). */
   pitr?: boolean;
+  /** The failure scenarios to run after the restore proofs (default: all five; [] for none). */
+  scenarios?: readonly ScenarioId[];
+  /** Test-only faults inside the scenarios. */
+  scenarioFaults?: ScenarioFaults;
 }
 
 /** Flip one byte in the middle of a stored object (fault injection only). */
@@ -157,6 +162,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   }
   const lostRows = recovered.restoredLastHeartbeat && sourceLastHeartbeat ? await countLostHeartbeats(target, new Date(recovered.restoredLastHeartbeat)) : undefined;
   const measured = await measureDrill({ config, storage, identities: options.identities, components: COMPONENTS, failureAt, backupDurations, lostRows }, recovered);
+  const scenarios = await runScenarios(options, measured.newest);
 
   return {
     mode: "rehearsal",
@@ -179,7 +185,33 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     ...recovered,
     ...measured,
     pitr: pitrResult ? { ...pitrResult, steps: pitrSteps.steps } : undefined,
+    scenarios,
   };
+}
+
+/**
+ * The failure scenarios, one after another, each on its own copies of the source made now
+ * (after the backups): a scenario's damage never reaches the source or the next scenario.
+ */
+async function runScenarios(options: DrillOptions, newest: DrillResult["newest"]): Promise<ScenarioResult[]> {
+  const { target } = options;
+  const ids = options.scenarios ?? SCENARIO_IDS;
+  const results: ScenarioResult[] = [];
+  const context = {
+    config: options.config,
+    storage: options.storage,
+    identities: options.identities,
+    recipients: options.recipients,
+    source: { postgres: target.postgres, redis: target.redis, mediaDir: target.mediaDir },
+    newest,
+    sandbox: target,
+    faults: options.scenarioFaults ?? {},
+  };
+  const missing = target.readOnlySource ? { "writable-source": "the source belongs to someone else: failure scenarios break copies of a rehearsal source only" } : {};
+  for (const scenario of SCENARIOS.filter((s) => ids.includes(s.id))) {
+    results.push(await runScenario(scenario, { context, stages: target.stages, missing, listener: options.listener }));
+  }
+  return results;
 }
 
 /** Heartbeats in the source newer than the newest restored one: the rows the failure lost. */

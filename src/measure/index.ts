@@ -3,3 +3,4 @@ export * from "./rpo.ts";
 export * from "./rto.ts";
 export * from "./size-range.ts";
 export * from "./step-recorder.ts";
+export * from "./verdict.ts";

@@ -9,6 +9,8 @@ export interface StepResult {
   status: "ok" | "failed" | "skipped";
   /** One line of what happened (counts, sizes, the command), or the error. */
   detail: string;
+  /** What a person types for this step (the runbook's line), when there is one. */
+  command?: string;
 }
 
 /** Listener for live progress (terminal display). */
@@ -24,8 +26,8 @@ export class StepRecorder {
   }
 
   /** Run fn as a named step; `describe` turns its result into the detail line. */
-  async run<T>(name: string, fn: () => Promise<T>, describe?: (value: T) => string): Promise<T> {
-    const step: StepResult = { name, startedAt: Date.now(), durationMs: 0, status: "ok", detail: "" };
+  async run<T>(name: string, fn: () => Promise<T>, describe?: (value: T) => string, command?: string): Promise<T> {
+    const step: StepResult = { name, startedAt: Date.now(), durationMs: 0, status: "ok", detail: "", ...(command === undefined ? {} : { command }) };
     this.#listener?.({ type: "start", step });
     const started = performance.now();
     try {
@@ -45,8 +47,8 @@ export class StepRecorder {
   }
 
   /** Record a step that did not run, with the reason. */
-  skip(name: string, reason: string): void {
-    const step: StepResult = { name, startedAt: Date.now(), durationMs: 0, status: "skipped", detail: reason };
+  skip(name: string, reason: string, command?: string): void {
+    const step: StepResult = { name, startedAt: Date.now(), durationMs: 0, status: "skipped", detail: reason, ...(command === undefined ? {} : { command }) };
     this.steps.push(step);
     this.#listener?.({ type: "end", step });
   }

@@ -1,4 +1,5 @@
 import type { DrConfig } from "../config/index.ts";
+import type { Verdict } from "../measure/verdict.ts";
 import type { DrillResult } from "../drill/drill-result.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { Source } from "../targets/source.ts";
@@ -22,12 +23,8 @@ export interface OpsInput {
   scratchStorage: (prefix: string) => Storage & { client?: unknown };
 }
 
-/** A check's verdict; "not configured" is neutral (the source has no such component). */
-export interface OpsOutcome {
-  status: "passed" | "failed" | "not verified" | "not configured";
-  /** The facts behind the verdict (bytes, counts, checksums), or why it could not run. */
-  detail: string;
-}
+/** A check's verdict: the one verdict type ("not configured" is neutral). */
+export type OpsOutcome = Verdict;
 
 /** One ops test: the ten named as in the reference document, then the ones beyond it. */
 export interface OpsCheck {

@@ -9,3 +9,4 @@ export * from "./sandbox.ts";
 export { externalSource, assertConfigured, assertSourceReachable } from "./external/external-source.ts";
 export { startNativeSandbox } from "./native/native-sandbox.ts";
 export { openSandbox } from "./open-sandbox.ts";
+export * from "./stage.ts";

@@ -1,6 +1,7 @@
 import type { TargetKind } from "../config/index.ts";
 import type { PostgresEndpoint, RedisEndpoint } from "../clients/endpoints.ts";
 import type { S3Endpoint } from "../storage/s3-endpoint.ts";
+import type { StageProvider } from "./stage.ts";
 
 // Endpoint types live with the clients and the storage; re-exported for existing callers.
 export type { PostgresEndpoint, RedisEndpoint, S3Endpoint };
@@ -69,6 +70,8 @@ export interface StartedTarget extends ScratchServers, AsyncDisposable {
   s3: S3Endpoint;
   /** True when the source servers belong to someone else: never written to. */
   readOnlySource: boolean;
+  /** Throwaway copies of the source for the failure scenarios, or why this target has none. */
+  stages: StageProvider;
   describe(): TargetDescription;
   stop(): Promise<void>;
 }

@@ -120,6 +120,7 @@ export async function startContainersTarget(config: DrConfig, options: Container
     mediaDir,
     s3: s3.endpoint,
     readOnlySource: false,
+    stages: { available: false, reason: "the containers target has no crashable copies of its servers yet: the failure scenarios run on the native target (DR_TARGET=native)" },
     startScratchPostgres: async () => {
       assertRunning();
       return await startContainerPostgres({ image: images.postgres.name, database: "postgres", run });

@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { connectPostgres, readServerVersion } from "../../clients/index.ts";
+import { connectPostgres, postgresEnv, readServerVersion } from "../../clients/index.ts";
 import { DrError } from "../../errors/index.ts";
 import { findBinary, isRoot, lookupUser, runCommand, type OsUser } from "../../exec/index.ts";
 import { findFreePort, makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
+import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import type { StartedPostgres } from "../target.ts";
-import { startServerProcess } from "./server-process.ts";
+import { startServerProcess, type ServerProcess } from "./server-process.ts";
 
 export interface NativePostgresOptions {
   /** Database to create besides `postgres` (the source database name). */
@@ -16,6 +17,29 @@ export interface NativePostgresOptions {
   label?: string;
   /** A persistent folder (kept across runs) instead of a temporary one. */
   stateDir?: string;
+  /** initdb --data-checksums: a damaged page is then reported by PostgreSQL itself. */
+  checksums?: boolean;
+  /**
+   * Start from a copy of a running server (pg_basebackup over the replication protocol)
+   * instead of initdb: same data, same password. With `standby`, the copy is a streaming
+   * replica of it (pg_basebackup -R).
+   */
+  copyOf?: { endpoint: PostgresEndpoint; standby?: boolean };
+}
+
+/** A native server with its data directory on this machine: failure scenarios crash, damage and restart it. */
+export interface NativePostgres extends StartedPostgres {
+  pid: number;
+  dir: string;
+  /** The data directory (owned by the server's OS user). */
+  dataDir: string;
+  /** The OS user the server runs as (undefined: ourselves). */
+  osUser: OsUser | undefined;
+  /** SIGKILL the postmaster now (the folder stays until stop()). */
+  kill(): Promise<void>;
+  /** Shut down cleanly (fast), keeping the data directory; start() brings it back on the same port. */
+  halt(): Promise<void>;
+  start(): Promise<void>;
 }
 
 /** The server's account must be able to reach its folder (every parent needs x for it). */
@@ -45,12 +69,21 @@ export function postgresOsUser(): OsUser | undefined {
   return isRoot() ? lookupUser("postgres") : undefined;
 }
 
+/** Fill a data directory with a copy of a running server (and make it its standby when asked). */
+async function copyDataDir(dataDir: string, copyOf: NonNullable<NativePostgresOptions["copyOf"]>, osUser: OsUser | undefined): Promise<void> {
+  const { endpoint, standby } = copyOf;
+  await runCommand(findBinary("pg_basebackup"), [
+    "-D", dataDir, "-h", endpoint.host, "-p", String(endpoint.port), "-U", endpoint.user,
+    "--checkpoint=fast", "--wal-method=stream", "--no-sync", ...(standby ? ["--write-recovery-conf"] : []),
+  ], { asUser: osUser, env: postgresEnv(endpoint), timeoutMs: 600_000 });
+}
+
 /**
  * Start a real PostgreSQL server on 127.0.0.1 and an ephemeral port, in its own temporary
  * folder, with password (SCRAM) authentication. As root, initdb and postgres run as the
  * `postgres` OS user.
  */
-export async function startNativePostgres(options: NativePostgresOptions = {}): Promise<StartedPostgres> {
+export async function startNativePostgres(options: NativePostgresOptions = {}): Promise<NativePostgres> {
   const osUser = postgresOsUser();
   const persistent = options.stateDir !== undefined;
   const dir = options.stateDir ?? (await makeTempDir(options.label ?? "pg", osUser));
@@ -63,14 +96,23 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
   }
   const dataDir = join(dir, "data");
   const pwFile = join(dir, "pwfile");
-  const { password, fresh } = persistent ? await statePassword(join(dir, "..", "postgres.password")) : { password: randomBytes(18).toString("base64url"), fresh: true };
+  const { password, fresh } = options.copyOf
+    ? { password: options.copyOf.endpoint.password ?? "", fresh: true }
+    : persistent ? await statePassword(join(dir, "..", "postgres.password")) : { password: randomBytes(18).toString("base64url"), fresh: true };
   const initialized = !fresh && existsSync(join(dataDir, "PG_VERSION"));
-  if (!initialized) try {
+  if (options.copyOf) {
+    try {
+      await copyDataDir(dataDir, options.copyOf, osUser);
+    } catch (error) {
+      if (!persistent) await removeTempDir(dir);
+      throw error;
+    }
+  } else if (!initialized) try {
     await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
     if (osUser) await chown(pwFile, osUser.uid, osUser.gid);
     await runCommand(findBinary("initdb"), [
       "-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`,
-      "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+      "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions", ...(options.checksums ? ["--data-checksums"] : []),
     ], { asUser: osUser, timeoutMs: 120_000 });
   } catch (error) {
     if (!persistent) await removeTempDir(dir);
@@ -81,7 +123,8 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
 
   const port = await findFreePort();
   const endpoint = { host: "127.0.0.1", port, user: "postgres", password, database: "postgres" };
-  const server = await startServerProcess({
+  // The process keeps the folder: a halted server comes back in it, and stop() removes it.
+  const launch = () => startServerProcess({
     name: "postgres",
     file: findBinary("postgres"),
     args: [
@@ -91,7 +134,7 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
       "-c", "logging_collector=off",
     ],
     dir,
-    keepDir: persistent,
+    keepDir: true,
     asUser: osUser,
     stopSignal: "SIGINT",
     probe: async () => {
@@ -100,6 +143,23 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
       return true;
     },
   });
+  let server: ServerProcess;
+  try {
+    server = await launch();
+  } catch (error) {
+    if (!persistent) await removeTempDir(dir);
+    throw error;
+  }
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      await server.stop();
+    } finally {
+      if (!persistent) await removeTempDir(dir);
+    }
+  };
 
   try {
     if (options.database && options.database !== "postgres") {
@@ -113,16 +173,25 @@ export async function startNativePostgres(options: NativePostgresOptions = {}): 
       endpoint.database = options.database;
     }
     const version = await readServerVersion(endpoint);
-    return {
+    const handle: NativePostgres = {
       endpoint,
       version,
       pid: server.pid,
       dir,
-      stop: server.stop,
-      [Symbol.asyncDispose]: server.stop,
+      dataDir,
+      osUser,
+      stop,
+      kill: () => server.kill(),
+      halt: () => server.stop(),
+      start: async () => {
+        server = await launch();
+        handle.pid = server.pid;
+      },
+      [Symbol.asyncDispose]: stop,
     };
+    return handle;
   } catch (error) {
-    await server.stop();
+    await stop();
     throw error;
   }
 }

@@ -13,18 +13,33 @@ export interface NativeRedisOptions {
   label?: string;
   /** A persistent folder (kept across runs; data saved on stop) instead of a temporary one. */
   stateDir?: string;
+  /**
+   * Come back as a server that was killed: this folder (kept on stop, its owner removes it),
+   * this port and this password, so its clients reconnect unchanged.
+   */
+  restartOf?: { dir: string; port: number; password: string | undefined };
+  /** Allow DEBUG from localhost (DEBUG DIGEST compares whole datasets). */
+  debugCommand?: boolean;
+}
+
+/** A native Redis: failure scenarios SIGKILL it. */
+export interface NativeRedis extends StartedRedis {
+  pid: number;
+  dir: string;
+  /** SIGKILL it now (the folder stays until stop()). */
+  kill(): Promise<void>;
 }
 
 /**
  * Start a real redis-server on 127.0.0.1 and an ephemeral port, in its own temporary
  * folder. The password lives in a 0600 config file, not argv (argv is world-readable in ps).
  */
-export async function startNativeRedis(options: NativeRedisOptions = {}): Promise<StartedRedis> {
-  const persistent = options.stateDir !== undefined;
-  const dir = options.stateDir ?? (await makeTempDir(options.label ?? "redis"));
-  if (persistent) await mkdir(dir, { recursive: true, mode: 0o700 });
-  const password = randomBytes(18).toString("base64url");
-  const port = await findFreePort();
+export async function startNativeRedis(options: NativeRedisOptions = {}): Promise<NativeRedis> {
+  const persistent = options.stateDir !== undefined || options.restartOf !== undefined;
+  const dir = options.restartOf?.dir ?? options.stateDir ?? (await makeTempDir(options.label ?? "redis"));
+  if (options.stateDir) await mkdir(dir, { recursive: true, mode: 0o700 });
+  const password = options.restartOf ? options.restartOf.password : randomBytes(18).toString("base64url");
+  const port = options.restartOf?.port ?? (await findFreePort());
   try {
     if (options.rdbFile) await copyFile(options.rdbFile, join(dir, "dump.rdb"));
     const conf = [
@@ -37,7 +52,8 @@ export async function startNativeRedis(options: NativeRedisOptions = {}): Promis
       persistent ? "save 3600 1" : 'save ""',
       "appendonly no",
       "daemonize no",
-      `requirepass ${password}`,
+      ...(password ? [`requirepass ${password}`] : []),
+      ...(options.debugCommand ? ["enable-debug-command local"] : []),
     ].join("\n");
     await writeFile(join(dir, "redis.conf"), `${conf}\n`, { mode: 0o600 });
   } catch (error) {
@@ -66,5 +82,5 @@ export async function startNativeRedis(options: NativeRedisOptions = {}): Promis
   } catch {
     // Version is informational only.
   }
-  return { endpoint, version, pid: server.pid, dir, stop: server.stop, [Symbol.asyncDispose]: server.stop };
+  return { endpoint, version, pid: server.pid, dir, stop: server.stop, kill: server.kill, [Symbol.asyncDispose]: server.stop };
 }

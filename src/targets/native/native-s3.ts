@@ -12,6 +12,8 @@ export interface StartedS3 extends AsyncDisposable {
   dir: string;
   version: string;
   stop(): Promise<void>;
+  /** SIGKILL it now (its folder stays until stop()). */
+  kill(): Promise<void>;
 }
 
 const SERVER_SCRIPT = fileURLToPath(new URL("./fauxqs-server.ts", import.meta.url));
@@ -78,6 +80,7 @@ export async function startNativeS3(bucket = "dr-drill-backups", stateDir?: stri
     dir,
     version: `fauxqs ${version}`,
     stop: server.stop,
+    kill: server.kill,
     [Symbol.asyncDispose]: server.stop,
   };
 }

@@ -6,6 +6,7 @@ import { startNativePostgres } from "./native-postgres.ts";
 import { startNativeRedis } from "./native-redis.ts";
 import { startNativeS3, type StartedS3 } from "./native-s3.ts";
 import { startNativeSandbox } from "./native-sandbox.ts";
+import { startNativeStage } from "./native-stage.ts";
 
 /** The native target as started: its servers, plus what tests need to prove cleanup. */
 export interface NativeTarget extends StartedTarget {
@@ -39,7 +40,7 @@ async function stopAll(stoppers: (() => Promise<void>)[]): Promise<void> {
 export async function startNativeTarget(options: { stateDir?: string } = {}): Promise<NativeTarget> {
   const state = options.stateDir;
   const results = await Promise.allSettled([
-    startNativePostgres({ database: NATIVE_SOURCE_DATABASE, label: "pg-source", stateDir: state && join(state, "postgres") }),
+    startNativePostgres({ database: NATIVE_SOURCE_DATABASE, label: "pg-source", stateDir: state && join(state, "postgres"), checksums: true }),
     startNativeRedis({ label: "redis-source", stateDir: state && join(state, "redis") }),
     startNativeS3("dr-drill-backups", state && join(state, "s3")),
     state ? mkdir(state, { recursive: true }).then(() => state) : makeTempDir("media"),
@@ -95,6 +96,7 @@ export async function startNativeTarget(options: { stateDir?: string } = {}): Pr
     mediaDir,
     s3: s3.endpoint,
     readOnlySource: false,
+    stages: { available: true, open: async () => startNativeStage() },
     startScratchPostgres: (options) => sandbox.startScratchPostgres(options),
     startScratchRedis: (rdbFile: string) => sandbox.startScratchRedis(rdbFile),
     describe: () => description,

@@ -16,6 +16,8 @@ export interface ServerProcess {
   logFile: string;
   /** Stop it (signal, then SIGKILL after a grace period) and remove its folder. Idempotent. */
   stop(): Promise<void>;
+  /** Kill it with SIGKILL now (a crash, for failure scenarios), keeping its folder until stop(). */
+  kill(): Promise<void>;
 }
 
 export interface StartServerOptions {
@@ -116,5 +118,10 @@ export async function startServerProcess(options: StartServerOptions): Promise<S
       hint: `see the ${options.name} log above; check the binary '${options.file}' runs by hand`,
     });
   }
-  return { name: options.name, pid: child.pid ?? -1, dir: options.dir, logFile, stop };
+  const kill = async () => {
+    if (exitInfo !== undefined) return;
+    child.kill("SIGKILL");
+    await waitForExit(child, 5_000);
+  };
+  return { name: options.name, pid: child.pid ?? -1, dir: options.dir, logFile, stop, kill };
 }
