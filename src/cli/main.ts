@@ -36,12 +36,14 @@ export function buildProgram(): Command {
     .exitOverride();
 
   program.command("drill")
-    .description("rehearsal: seed -> backup -> declared failure -> restore (dumps and point in time) -> smoke checks -> measurements -> reports/DR_STATUS.md; on the external target (or --existing): a drill of the backups that exist, taking none")
+    .description("rehearsal: seed -> backup -> declared failure -> restore (dumps and point in time) -> smoke checks -> the five failure scenarios (each injects its fault into its own copies, recovers by the runbook, measured) -> reports/DR_STATUS.md; on the external target (or --existing): a drill of the backups that exist, taking none")
     .addOption(targetOption())
     .option("--keep", "keep the scratch database and servers' data for inspection")
     .option("--existing", "drill the backups already in the repository: take no backup, write nothing into the source or the backup prefixes (always so on the external target)")
     .option("--prometheus <file>", "also write the results as a Prometheus textfile (atomically)")
-    .action(action(async (opts: { target?: string; keep?: boolean; existing?: boolean; prometheus?: string }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
+    .option("--scenario <ids>", "run only these failure scenarios, comma-separated (see --list-scenarios); rehearsal only")
+    .option("--list-scenarios", "list the failure scenarios (id, title, objective, fault) and exit; starts nothing")
+    .action(action(async (opts: { target?: string; keep?: boolean; existing?: boolean; prometheus?: string; scenario?: string; listScenarios?: boolean }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
 
   program.command("backup")
     .description("back up one component or all of them")

@@ -1,14 +1,17 @@
-import { formatDuration } from "../config/index.ts";
+import { formatDuration, SCENARIO_IDS } from "../config/index.ts";
 import type { DrillResult } from "../drill/drill-result.ts";
 import type { OpsTestResult } from "../ops/ops-check.ts";
 import type { HistoryPoint } from "./history.ts";
 import type { ComponentName, DrStatusReport, Mark, ScenarioRow } from "./report-model.ts";
+import { failedStep, notRunRow, scenarioRow } from "./scenario-row.ts";
 
 /** Scenario targets not set in config follow the reference: server failure 2x the RTO, Redis 5 min, media 1 h. */
 const REDIS_RTO_MS = 5 * 60_000;
 const MEDIA_RTO_MS = 3_600_000;
 /** Point-in-time recovery's RPO objective: the reference's "<1min RPO" for PITR. */
 const PITR_RPO_MS = 60_000;
+/** The point-in-time recovery row's name. */
+const PITR_SCENARIO = "Accidental DELETE (point-in-time recovery)";
 
 function mark(ok: boolean | undefined): Mark {
   return ok === undefined ? "⚠️" : ok ? "✅" : "❌";
@@ -61,8 +64,26 @@ function componentRow(drill: DrillResult, component: ComponentName, scenario: st
   };
 }
 
-/** The scenario table, every measured value from this drill. */
-export function buildScenarios(drill: DrillResult): ScenarioRow[] {
+/** The accidental DELETE recovered to a moment: the reference's "<1min RPO" goal for PITR. */
+function pitrRow(drill: DrillResult, pitr: NonNullable<DrillResult["pitr"]>): ScenarioRow {
+  const { objectives } = drill.config;
+  const pitrOk = pitr.verdict === "passed" && within(pitr.lossMs, PITR_RPO_MS) && within(pitr.rtoMs, objectives.rtoMs);
+  return {
+    scenario: PITR_SCENARIO,
+    ...objective(PITR_RPO_MS, objectives.rtoMs),
+    measured: pitr.verdict === "passed" ? `RPO: ${formatDuration(pitr.lossMs ?? Number.NaN)} before the target, RTO: ${formatDuration(pitr.rtoMs ?? Number.NaN)}; ${pitr.rowsBack}/${pitr.rowsDeleted} rows back` : pitr.detail,
+    mark: pitr.verdict === "not verified" ? "⚠️" : mark(pitrOk),
+    status: pitr.verdict === "not verified" ? "NOT VERIFIED" : pitrOk ? "MEETS" : "BREACHED",
+    rpoMs: pitr.lossMs,
+    rtoMs: pitr.rtoMs,
+  };
+}
+
+/**
+ * The rows of a drill that did not run the failure scenarios (a drill of existing
+ * backups): restore proofs, each component's recovery against the scenario it answers.
+ */
+function restoreProofRows(drill: DrillResult): ScenarioRow[] {
   const { objectives, schedule } = drill.config;
   const rows: ScenarioRow[] = [componentRow(drill, "postgres", "Database corruption", "PostgreSQL", objectives.rpoMs, objectives.rtoMs)];
 
@@ -92,31 +113,46 @@ export function buildScenarios(drill: DrillResult): ScenarioRow[] {
     status: "NOT VERIFIED",
   });
 
-  if (drill.pitr) {
-    // The reference's long-term goal for PITR: an RPO under a minute.
-    const pitr = drill.pitr;
-    const pitrOk = pitr.verdict === "passed" && within(pitr.lossMs, PITR_RPO_MS) && within(pitr.rtoMs, objectives.rtoMs);
-    rows.push({
-      scenario: "Accidental DELETE (point-in-time recovery)",
-      ...objective(PITR_RPO_MS, objectives.rtoMs),
-      measured: pitr.verdict === "passed" ? `RPO: ${formatDuration(pitr.lossMs ?? Number.NaN)} before the target, RTO: ${formatDuration(pitr.rtoMs ?? Number.NaN)}; ${pitr.rowsBack}/${pitr.rowsDeleted} rows back` : pitr.detail,
-      mark: pitr.verdict === "not verified" ? "⚠️" : mark(pitrOk),
-      status: pitr.verdict === "not verified" ? "NOT VERIFIED" : pitrOk ? "MEETS" : "BREACHED",
-      rpoMs: pitr.lossMs,
-      rtoMs: pitr.rtoMs,
-    });
-  }
+  if (drill.pitr) rows.push(pitrRow(drill, drill.pitr));
 
   rows.push(componentRow(drill, "redis", "Redis cache failure", "Redis", schedule.redis.intervalMs, REDIS_RTO_MS));
   rows.push(componentRow(drill, "media", "Media file loss", "Media", schedule.media.intervalMs, MEDIA_RTO_MS));
   return rows;
 }
 
+/**
+ * The scenario table. A drill that ran the failure scenarios: one row per scenario, its
+ * verdict as the scenario runner judged it (the report does not judge again), a scenario
+ * not selected shown as not run, then the point-in-time recovery row. Otherwise the
+ * restore-proof rows (a drill of existing backups, or a rehearsal that ran no scenario).
+ */
+export function buildScenarios(drill: DrillResult): ScenarioRow[] {
+  const results = drill.scenarios;
+  if (!results?.length) return restoreProofRows(drill);
+  const ran = results.map((r) => r.id);
+  const rows = SCENARIO_IDS.map((id) => {
+    const result = results.find((r) => r.id === id);
+    return result ? scenarioRow(result) : notRunRow(id, drill.config.objectives.scenarios?.[id], ran);
+  });
+  if (drill.pitr) rows.push(pitrRow(drill, drill.pitr));
+  return rows;
+}
+
+/** What to fix for a ❌ row: a scenario names its failing step and the reason its runner gave. */
+function fixRecommendation(drill: DrillResult, row: ScenarioRow): string {
+  const result = row.id ? drill.scenarios?.find((r) => r.id === row.id) : undefined;
+  if (!result) return `**Fix ${row.scenario.toLowerCase()} recovery**: ${row.measured} against RPO ${row.rpoTarget} / RTO ${row.rtoTarget}.`;
+  const step = failedStep(result);
+  // The runner's detail usually names the step already; name it when it does not.
+  const at = step && !result.verdict.detail.includes(step.name) ? ` (step '${step.name}' failed: ${step.detail})` : "";
+  return `**Fix ${row.scenario.toLowerCase()} recovery**: ${result.verdict.detail}${at}; objective RPO ${row.rpoTarget} / RTO ${row.rtoTarget}.`;
+}
+
 /** Recommendations from what failed or could not be verified in this run. */
 export function buildRecommendations(drill: DrillResult, ops: readonly OpsTestResult[], scenarios: readonly ScenarioRow[]): string[] {
   const out: string[] = [];
   for (const failure of drill.backupErrors) out.push(`**Backup failed**: ${failure}.`);
-  for (const row of scenarios.filter((s) => s.mark === "❌")) out.push(`**Fix ${row.scenario.toLowerCase()} recovery**: ${row.measured} against RPO ${row.rpoTarget} / RTO ${row.rtoTarget}.`);
+  for (const row of scenarios.filter((s) => s.mark === "❌")) out.push(fixRecommendation(drill, row));
   for (const test of ops.filter((t) => t.status === "failed")) out.push(`**${test.name} failed**: ${test.detail}`);
   for (const skip of drill.recoveries.postgres.skipped) out.push(`**Backup ${skip.id} is unusable** and was skipped during recovery: ${skip.reason}. Investigate the storage and re-run \`dr-drill verify --all\`.`);
   // Without Object Lock the immutability check's reason is the recommendation below.
@@ -124,11 +160,34 @@ export function buildRecommendations(drill: DrillResult, ops: readonly OpsTestRe
   for (const test of ops.filter((t) => t.status === "not verified" && t.name !== said)) out.push(`**${test.name} not verified**: ${test.detail}.`);
   if (!drill.storageCapabilities.objectLock) out.push(`**Immutable backups not verified**: ${drill.storageCapabilities.reasons?.objectLock ?? "the storage offers no S3 Object Lock"}, so deletion or overwrite of a backup by a compromised host can be neither prevented nor tested here. Enable Object Lock in COMPLIANCE mode with a default retention rule on the production bucket and run this drill against it (DR_TARGET=external).`);
   if (!drill.storageCapabilities.versioning) out.push(`**Bucket versioning not verified**: ${drill.storageCapabilities.reasons?.versioning ?? "the storage has no versioning"}; enable it on the production bucket so an overwritten backup can be recovered.`);
-  out.push("**Test multi-region failover**: region outage is not covered by this drill (it needs a second region and a replica).");
+  for (const row of scenarios.filter((s) => s.id && s.mark === "⚠️" && s.id !== "region-outage")) out.push(`**${row.scenario} not verified**: ${row.verdict?.detail ?? row.measured}.`);
+  const region = scenarios.find((s) => s.id === "region-outage");
+  // A region outage that ran and passed (or failed, said above) needs no reminder to test it.
+  if (!region) out.push("**Test multi-region failover**: region outage is not covered by this drill (it needs a second region and a replica).");
+  else if (region.mark === "⚠️") out.push(`**Test multi-region failover**: the region outage scenario was not verified: ${region.verdict?.detail ?? region.measured}.`);
+  else if (region.status === "NOT RUN") out.push(`**Test multi-region failover**: ${region.measured}.`);
   if (drill.rpo.worstCaseMs > drill.config.objectives.rpoMs) {
     out.push(`**Worst-case RPO exceeds the target**: with backups every ${formatDuration(drill.config.schedule.postgres.intervalMs)} and a measured backup time of ${formatDuration(drill.rpo.worstCaseMs - drill.config.schedule.postgres.intervalMs)}, data written just after a snapshot can be ${formatDuration(drill.rpo.worstCaseMs)} old when lost. Enable WAL archiving (PITR) or back up more often for a strict ${formatDuration(drill.config.objectives.rpoMs)} RPO.`);
   }
   return out;
+}
+
+/**
+ * "5/5 scenarios verified": when the failure scenarios ran, their rows are counted (not
+ * run and not configured said apart) and the point-in-time row is named beside them;
+ * otherwise every applicable row counts, as a drill of existing backups always did.
+ */
+function verifiedCount(scenarios: readonly ScenarioRow[]): string {
+  const runbook = scenarios.filter((s) => s.id);
+  const counted = runbook.length ? runbook : scenarios;
+  const applicable = counted.filter((s) => s.mark !== "➖");
+  const verified = applicable.filter((s) => s.mark !== "⚠️").length;
+  const notRun = counted.filter((s) => s.status === "NOT RUN").length;
+  const notConfigured = counted.length - applicable.length - notRun;
+  const extra = [notConfigured ? `${notConfigured} not configured` : "", notRun ? `${notRun} not run` : ""];
+  const pitr = runbook.length ? scenarios.find((s) => s.scenario === PITR_SCENARIO) : undefined;
+  if (pitr) extra.push(`point-in-time recovery ${pitr.mark === "⚠️" ? "not verified" : "verified"}`);
+  return `${verified}/${applicable.length} scenarios verified${extra.filter(Boolean).map((e) => `, ${e}`).join("")}`;
 }
 
 /** Assemble the report model from one job's measurements. */
@@ -139,11 +198,9 @@ export function buildReport(job: string, drill: DrillResult, opsTests: OpsTestRe
     ...scenarios.filter((s) => s.mark === "❌").map((s) => s.scenario),
     ...opsTests.filter((t) => t.status === "failed").map((t) => t.name),
   ];
-  const applicable = scenarios.filter((s) => s.mark !== "➖");
-  const verified = applicable.filter((s) => s.mark !== "⚠️").length;
   const overall = breached.length
     ? { mark: "❌" as const, label: `FAILING (${breached.length} breached: ${breached.join(", ")})`, breached }
-    : { mark: "✅" as const, label: `OPERATIONAL (${verified}/${applicable.length} scenarios verified${applicable.length < scenarios.length ? `, ${scenarios.length - applicable.length} not configured` : ""})`, breached };
+    : { mark: "✅" as const, label: `OPERATIONAL (${verifiedCount(scenarios)})`, breached };
   return {
     formatVersion: 1,
     generatedAt: new Date().toISOString(),

@@ -1,16 +1,10 @@
 import { formatBytes, formatDuration } from "../config/index.ts";
 import type { BackupManifest } from "../manifest/index.ts";
 import type { HistoryPoint } from "./history.ts";
+import { table } from "./markdown-table.ts";
 import type { DrStatusReport } from "./report-model.ts";
-
-/** Escape a table cell. */
-function cell(text: string): string {
-  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
-}
+import { renderRunbook } from "./render-runbook.ts";
+import { renderScenarioSections } from "./render-scenarios.ts";
 
 function gb(bytes: number): number {
   return bytes / 1e9;
@@ -72,7 +66,9 @@ export function renderMarkdown(report: DrStatusReport): string {
   }
   const neutral = report.opsTests.filter((t) => t.status === "not configured").length;
   lines.push(`- **Ops tests**: ${passed}/${report.opsTests.length - neutral} passed${neutral ? ` (${neutral} not configured)` : ""}`);
-  lines.push(`- **Scenarios**: ${report.scenarios.filter((s) => s.mark === "✅").length}/${report.scenarios.length} meet their targets`, "", "---", "");
+  const drilled = report.scenarios.filter((r) => r.id && r.mark !== "➖");
+  if (drilled.length) lines.push(`- **Scenarios**: ${drilled.filter((r) => r.mark === "✅").length}/${drilled.length} failure scenarios drilled (fault injected, recovered by the runbook, measured) meet their targets${report.scenarios.some((r) => r.status === "NOT RUN") ? `; not run: ${report.scenarios.filter((r) => r.status === "NOT RUN").map((r) => r.scenario).join(", ")}` : ""}`, "", "---", "");
+  else lines.push(`- **Scenarios**: ${report.scenarios.filter((s) => s.mark === "✅").length}/${report.scenarios.length} meet their targets`, "", "---", "");
 
   lines.push("## Backup Strategy", "");
   const s = d.config.schedule;
@@ -101,7 +97,9 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push(table(["Scenario", "RPO (Data Loss)", "RTO (Recovery Time)", "Measured", "Status"],
     report.scenarios.map((r) => [`**${r.scenario}**`, r.rpoTarget, r.rtoTarget, r.measured, `${r.mark} ${r.status}`])), "");
   const applicable = report.scenarios.filter((r) => r.mark !== "➖");
-  lines.push(`**Overall Assessment**: **${applicable.filter((r) => r.mark === "✅").length}/${applicable.length} scenarios meet targets**${applicable.length < report.scenarios.length ? ` (${report.scenarios.length - applicable.length} not configured)` : ""}  `);
+  const notRun = report.scenarios.filter((r) => r.status === "NOT RUN").length;
+  const neutralRows = [report.scenarios.length - applicable.length - notRun ? `${report.scenarios.length - applicable.length - notRun} not configured` : "", notRun ? `${notRun} not run` : ""].filter(Boolean);
+  lines.push(`**Overall Assessment**: **${applicable.filter((r) => r.mark === "✅").length}/${applicable.length} scenarios meet targets**${neutralRows.length ? ` (${neutralRows.join(", ")})` : ""}  `);
   lines.push(`**Worst-case RPO** from the schedule: ${formatDuration(d.rpo.worstCaseMs)} (backup every ${formatDuration(s.postgres.intervalMs)} + measured backup duration)  `);
   if (d.mode === "existing") lines.push(`**Restored backup's age at the failure** (the RPO of these backups): ${formatDuration(d.rpo.newestBackupAgeMs)}; data loss is not measured by heartbeats here (a team's source is only read)`, "", "---", "");
   else lines.push(`**Newest backup age at the failure**: ${formatDuration(d.rpo.newestBackupAgeMs)}; **measured data loss**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (${d.rpo.lostRows ?? "?"} of ${d.heartbeatRows} heartbeat rows written to the source were not in the restore)`, "", "---", "");
@@ -148,6 +146,8 @@ export function renderMarkdown(report: DrStatusReport): string {
   }
   lines.push("---", "");
 
+  lines.push(...renderScenarioSections(report));
+
   lines.push("## Operational Tests", "");
   lines.push(`### Test Summary (${report.opsTests.length} tests, ${report.opsSource})`, "");
   const totalMs = report.opsTests.reduce((a, t) => a + t.durationMs, 0);
@@ -171,28 +171,7 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push("## Trends", "");
   lines.push(charts.length ? charts.join("\n\n") : `Only ${report.history.length} run(s) recorded in the history so far; trends appear from the second run.`, "", "---", "");
 
-  lines.push("## DR Runbook", "");
-  const step = (name: string) => pg.steps.find((x) => x.name === name);
-  const restoreStep = step("Restore from pg_dump");
-  lines.push("### Failure Scenario 1: Database Corruption", "");
-  lines.push("**Symptoms**: `ERROR: invalid page in block X of relation Y`", "");
-  lines.push("1. **Stop the application** (gunicorn, celery).");
-  lines.push(`2. **Restore the newest good backup into a new database** (measured here: ${formatDuration((step("Create scratch database")?.durationMs ?? 0) + (step("Download and decrypt dump")?.durationMs ?? 0) + (restoreStep?.durationMs ?? 0))}):`);
-  lines.push("   ```bash", "   dr-drill list postgres", "   PGPASSWORD=... dr-drill restore postgres --latest --into postgres://postgres@DBHOST:5432/deltacrown_prod_new", "   ```");
-  lines.push(`3. **Run smoke checks** (measured here: ${formatDuration(step("Run smoke checks")?.durationMs ?? Number.NaN)}): \`python manage.py check\`, \`python manage.py migrate --check\` (configure them as \`smoke.commands\` so the drill runs them).`);
-  lines.push("4. **Swap databases**: `ALTER DATABASE deltacrown_prod RENAME TO deltacrown_prod_corrupted; ALTER DATABASE deltacrown_prod_new RENAME TO deltacrown_prod;`");
-  lines.push("5. **Restart the application and check health.**", "");
-  lines.push(`**Measured RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)}; **RPO**: last backup (${s.postgres.label.toLowerCase()}), measured loss ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)}`, "");
-  lines.push("### Failure Scenario 2: Complete Server Failure", "");
-  lines.push("Provision a server, then restore each component as in scenarios 1, 3 and 4. Measured here in sequence: " +
-    `PostgreSQL ${formatDuration(pg.rtoMs ?? Number.NaN)}, Redis ${formatDuration(d.recoveries.redis.rtoMs ?? Number.NaN)}, media ${formatDuration(d.recoveries.media.rtoMs ?? Number.NaN)}. Provisioning and DNS are outside this drill.`, "");
-  lines.push("### Failure Scenario 3: Redis Cache Failure", "");
-  lines.push("```bash", "systemctl stop redis", "dr-drill restore redis --latest --into /var/lib/redis   # writes dump.rdb, checked by SHA-256 and redis-check-rdb", "chown redis:redis /var/lib/redis/dump.rdb && systemctl start redis && redis-cli PING", "```", "");
-  lines.push(`**Measured RTO**: ${formatDuration(d.recoveries.redis.rtoMs ?? Number.NaN)} (download, check, start, compare keys/types/TTLs)`, "");
-  lines.push("### Failure Scenario 4: Media File Loss", "");
-  lines.push("```bash", "dr-drill restore media --latest --into /opt/deltacrown/media.restored   # every file's SHA-256 checked", "```", "");
-  lines.push(`**Measured RTO**: ${formatDuration(d.recoveries.media.rtoMs ?? Number.NaN)} for ${d.media?.restoredFiles ?? 0} files (${formatBytes(d.media?.restoredBytes ?? 0)})`, "");
-  lines.push("### Failure Scenario 5: Region Outage", "", "**Status**: ⚠️ **NOT VERIFIED** (requires a second region: replicate the bucket and promote a replica).", "", "---", "");
+  lines.push(...renderRunbook(report));
 
   lines.push("## Recommendations", "");
   lines.push(...report.recommendations.map((r, i) => `${i + 1}. ${r}`), "", "---", "");

@@ -1,19 +1,25 @@
-import type { ComponentName } from "../config/index.ts";
+import type { ComponentName, ScenarioId } from "../config/index.ts";
 import type { DrillResult } from "../drill/drill-result.ts";
 import type { OpsTestResult } from "../ops/ops-check.ts";
+import type { Verdict } from "../measure/verdict.ts";
 import type { HistoryPoint } from "./history.ts";
 
-/** ✅ meets, ❌ breached, ⚠️ not verified, ➖ not configured (neutral). */
+/** ✅ meets, ❌ breached or failed, ⚠️ not verified, ➖ not configured or not run (neutral). */
 export type Mark = "✅" | "❌" | "⚠️" | "➖";
 
 /** One row of the RPO/RTO scenario table. */
 export interface ScenarioRow {
+  /** The failure scenario this row renders (a drill that ran the scenarios); absent on the restore-proof and PITR rows. */
+  id?: ScenarioId;
   scenario: string;
   rpoTarget: string;
   rtoTarget: string;
   measured: string;
   mark: Mark;
+  /** MEETS, BREACHED, FAILED (the recovery broke), NOT VERIFIED, NOT CONFIGURED, NOT RUN. */
   status: string;
+  /** The scenario's verdict as its runner judged it (rows with an id that ran). */
+  verdict?: Verdict;
   /** The measured recovery point and time, ms, when measured (for metrics and trends). */
   rpoMs?: number;
   rtoMs?: number;

@@ -1,7 +1,9 @@
-import { configuredComponents, formatDuration, type DrConfig } from "../../config/index.ts";
+import { configuredComponents, formatDuration, SCENARIO_IDS, type DrConfig, type ScenarioId } from "../../config/index.ts";
+import { DrError } from "../../errors/index.ts";
 import type { DrillResult } from "../../drill/drill-result.ts";
 import { runDrillOn, setUpDrill } from "../../drill/rehearsal-setup.ts";
 import { runExistingDrill } from "../../drill/run-existing-drill.ts";
+import { parseScenarioIds, SCENARIOS } from "../../drill/scenarios/index.ts";
 import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
 import { opsInputFor, opsInputForExisting } from "../../ops/ops-input.ts";
 import { runOpsChecks, type OpsTestResult } from "../../ops/index.ts";
@@ -10,7 +12,7 @@ import { drillMetrics, writeReport } from "../../report/index.ts";
 import { writeTextfile } from "../../status/index.ts";
 import { externalSource, openSandbox, type Source } from "../../targets/index.ts";
 import { join } from "node:path";
-import { addSecrets, say } from "../output.ts";
+import { addSecrets, formatTable, say } from "../output.ts";
 import { printSteps } from "../progress.ts";
 import { loadCommandConfig } from "../session.ts";
 
@@ -19,6 +21,10 @@ export interface DrillCommandOptions {
   keep?: boolean;
   existing?: boolean;
   prometheus?: string;
+  /** `--scenario a,b`: run only these failure scenarios (default: all). */
+  scenario?: string;
+  /** `--list-scenarios`: print them and exit, starting nothing. */
+  listScenarios?: boolean;
 }
 
 /** Print the ops results, write the report (and the textfile), and return the exit code. */
@@ -36,12 +42,12 @@ async function finish(config: DrConfig, drill: DrillResult, opsTests: OpsTestRes
  * The rehearsal (`pnpm drill`): seed -> backup -> declared failure -> restore -> smoke
  * checks -> measurements -> ops checks -> reports/DR_STATUS.md, on throwaway servers.
  */
-async function rehearse(options: DrillCommandOptions): Promise<number> {
+async function rehearse(options: DrillCommandOptions, scenarios: ScenarioId[] | undefined): Promise<number> {
   const setup = await setUpDrill(options.target);
   addSecrets([setup.target.postgres.password, setup.target.redis.password, ...setup.identities]);
   try {
     say(`Drill on target '${setup.target.kind}': ${setup.target.describe().postgres}`);
-    const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep });
+    const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep, ...(scenarios ? { scenarios } : {}) });
     say("Running the ops checks (the reference's ten, then immutability) on the drill's results...");
     const opsTests = await runOpsChecks(opsInputFor(setup, drill));
     return await finish(setup.config, drill, opsTests, "checked by `pnpm drill` on this run's backups and restores", [setup.target.postgres.password, setup.target.redis.password, ...setup.identities], options.prometheus);
@@ -76,9 +82,45 @@ async function drillExisting(config: DrConfig, options: DrillCommandOptions): Pr
   }
 }
 
-/** `dr-drill drill`: a rehearsal on the embedded or container servers, or a drill of existing backups (external target, --existing). Exits 1 when a target is breached. */
+/** `--list-scenarios`: each failure scenario with its objective (from the configuration) and the fault it injects. */
+function listScenarios(config: DrConfig): number {
+  const registered = new Map(SCENARIOS.map((s) => [s.id, s]));
+  const objective = (id: ScenarioId) => config.objectives.scenarios[id];
+  say(formatTable(["ID", "TITLE", "RPO", "RTO", "NEEDS", "FAULT"], SCENARIO_IDS.map((id) => {
+    const scenario = registered.get(id);
+    return [id, scenario?.title ?? "(not implemented yet)", `<${formatDuration(objective(id).rpoMs)}`, `<${formatDuration(objective(id).rtoMs)}`, scenario?.needs.join(", ") || "-", scenario?.fault ?? "-"];
+  })));
+  say("");
+  say("dr-drill drill runs all of them; --scenario ID[,ID] runs a subset (native and containers targets).");
+  return 0;
+}
+
+/**
+ * `--scenario` on a drill of existing backups: refused, since a scenario breaks copies of
+ * a rehearsal source (kills its servers, corrupts a page, deletes its media) and such a
+ * drill only reads a team's backups.
+ */
+function refuseScenarios(config: DrConfig, options: DrillCommandOptions): DrError {
+  const where = config.target === "external" ? "on the external target" : "with --existing";
+  return new DrError("CONFIG_INVALID", `unable to run scenario '${options.scenario}' ${where}: a scenario injects its fault into copies of a rehearsal source, and this drill only reads the backups that exist`, {
+    hint: "run the scenarios on the native or containers target (--target native|containers) without --existing, or drop --scenario",
+    exitCode: 2,
+  });
+}
+
+/**
+ * `dr-drill drill`: a rehearsal on the embedded or container servers (the failure
+ * scenarios included; `--scenario` picks some), or a drill of existing backups (external
+ * target, --existing). `--list-scenarios` lists them. Exits 1 when a target is breached.
+ */
 export async function drillCommand(options: DrillCommandOptions): Promise<number> {
+  // Parsed before anything starts: an unknown id is a usage error (exit 2) naming the valid ones.
+  const scenarios = options.scenario === undefined ? undefined : parseScenarioIds(options.scenario);
   const config = await loadCommandConfig(options.target);
-  if (config.target === "external" || options.existing) return await drillExisting(config, options);
-  return await rehearse(options);
+  if (options.listScenarios) return listScenarios(config);
+  if (config.target === "external" || options.existing) {
+    if (scenarios) throw refuseScenarios(config, options);
+    return await drillExisting(config, options);
+  }
+  return await rehearse(options, scenarios);
 }

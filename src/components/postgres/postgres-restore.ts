@@ -17,6 +17,22 @@ import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
 /** The comment that marks a database as a dr-drill scratch database (safe to replace/drop). */
 export const SCRATCH_COMMENT = "dr-drill scratch database";
 
+/** The timed steps of a logical restore, named once: the report and the measurements find them by these. */
+export const RESTORE_STEPS = {
+  createDatabase: "Create scratch database",
+  download: "Download and decrypt dump",
+  pgRestore: "Restore from pg_dump",
+} as const;
+
+/**
+ * The steps a recovery records after the restore (the drill's recovery of PostgreSQL):
+ * named beside the restore's so the report and the projection match them from one place.
+ */
+export const RECOVERY_STEPS = {
+  smokeChecks: "Run smoke checks",
+  cleanup: "Cleanup",
+} as const;
+
 /** `dr_drill_restore_20261124_030026`: the drill prefix and a timestamp. */
 export function scratchDatabaseName(date = new Date()): string {
   return `dr_drill_restore_${date.toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15)}`;
@@ -341,7 +357,7 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     await dropUnfinished(options.into, mark);
   });
   try {
-    await recorder.run("Create scratch database", () => createScratchDatabase(options.into, exists, mark), () => `created ${options.into.database}`);
+    await recorder.run(RESTORE_STEPS.createDatabase, () => createScratchDatabase(options.into, exists, mark), () => `created ${options.into.database}`);
   } catch (error) {
     unregisterDrop();
     throw error;
@@ -352,14 +368,14 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     await assertFreeSpace(work, part.plainSize, `the dump of backup '${options.manifest.id}'`);
     const dumpFile = join(work, "restore.dump");
     const downloaded = await recorder.run(
-      "Download and decrypt dump",
+      RESTORE_STEPS.download,
       () => downloadPartToFile(partOf(options, part), dumpFile),
       (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified`,
     );
     const args = [`--dbname=${options.into.database}`, `--jobs=${options.jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", dumpFile];
     const restoreStarted = performance.now();
     await recorder.run(
-      "Restore from pg_dump",
+      RESTORE_STEPS.pgRestore,
       () => runCommand(tool.path, args, { env: postgresEnv(options.into, options.into.database), timeoutMs: 12 * 3_600_000, signal: options.signal }),
       () => `pg_restore --jobs=${options.jobs} --no-owner --no-acl`,
     );
