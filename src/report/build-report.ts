@@ -138,6 +138,15 @@ export function buildScenarios(drill: DrillResult): ScenarioRow[] {
   return rows;
 }
 
+/**
+ * Components whose restore proof failed in a drill whose table shows the scenarios (the
+ * table's rows no longer carry the restore proofs, so their failure is named apart).
+ */
+function failedRestoreProofs(drill: DrillResult): ComponentName[] {
+  if (!drill.scenarios?.length) return [];
+  return (["postgres", "redis", "media"] as const).filter((c) => drill.recoveries[c].configured && !drill.recoveries[c].ok);
+}
+
 /** What to fix for a ❌ row: a scenario names its failing step and the reason its runner gave. */
 function fixRecommendation(drill: DrillResult, row: ScenarioRow): string {
   const result = row.id ? drill.scenarios?.find((r) => r.id === row.id) : undefined;
@@ -153,6 +162,7 @@ export function buildRecommendations(drill: DrillResult, ops: readonly OpsTestRe
   const out: string[] = [];
   for (const failure of drill.backupErrors) out.push(`**Backup failed**: ${failure}.`);
   for (const row of scenarios.filter((s) => s.mark === "❌")) out.push(fixRecommendation(drill, row));
+  for (const c of failedRestoreProofs(drill)) out.push(`**Fix the restore drill of ${c}**: recovery failed: ${drill.recoveries[c].error ?? "unknown"}.`);
   for (const test of ops.filter((t) => t.status === "failed")) out.push(`**${test.name} failed**: ${test.detail}`);
   for (const skip of drill.recoveries.postgres.skipped) out.push(`**Backup ${skip.id} is unusable** and was skipped during recovery: ${skip.reason}. Investigate the storage and re-run \`dr-drill verify --all\`.`);
   // Without Object Lock the immutability check's reason is the recommendation below.
@@ -196,6 +206,7 @@ export function buildReport(job: string, drill: DrillResult, opsTests: OpsTestRe
   const breached = [
     ...drill.backupErrors.map((e) => `backup ${e.split(":")[0]}`),
     ...scenarios.filter((s) => s.mark === "❌").map((s) => s.scenario),
+    ...failedRestoreProofs(drill).map((c) => `restore drill (${c})`),
     ...opsTests.filter((t) => t.status === "failed").map((t) => t.name),
   ];
   const overall = breached.length

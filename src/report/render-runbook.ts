@@ -2,6 +2,7 @@ import { formatBytes, formatDuration, SCENARIO_IDS, type ScenarioId } from "../c
 import { RECOVERY_STEPS, RESTORE_STEPS } from "../components/postgres/postgres-restore.ts";
 import type { DrillResult } from "../drill/drill-result.ts";
 import type { ScenarioResult } from "../drill/scenarios/scenario.ts";
+import { inline } from "./markdown-table.ts";
 import type { DrStatusReport } from "./report-model.ts";
 import { pathFigures, stepMark } from "./scenario-row.ts";
 
@@ -61,8 +62,8 @@ function commandBlock(command: string): string[] {
 
 /** A scenario's recovery as it ran: per path, its recover steps in order, each with its measured time and command. */
 function executedRunbook(d: DrillResult, result: ScenarioResult): string[] {
-  const lines = [`**Symptoms**: ${result.symptom}  `, `**Drilled by**: ${result.fault}  `];
-  lines.push(`**Result**: ${result.verdict.status === "passed" ? "✅" : result.verdict.status === "failed" ? "❌" : "⚠️"} ${result.verdict.status} — ${result.verdict.detail}`, "");
+  const lines = [`**Symptoms**: ${inline(result.symptom)}  `, `**Drilled by**: ${inline(result.fault)}  `];
+  lines.push(`**Result**: ${result.verdict.status === "passed" ? "✅" : result.verdict.status === "failed" ? "❌" : "⚠️"} ${result.verdict.status} — ${inline(result.verdict.detail)}`, "");
   const recover = result.steps.filter((s) => s.phase === "recover");
   if (!recover.length) {
     lines.push("No recovery step ran in this drill; the written runbook:", "");
@@ -74,10 +75,10 @@ function executedRunbook(d: DrillResult, result: ScenarioResult): string[] {
     const steps = recover.filter((s) => (s.path ?? "") === name);
     if (!steps.length) continue;
     const path = result.paths.find((p) => p.name === name);
-    if (name) lines.push(`#### ${index === 0 ? "Runbook" : "Alternative"}: ${name}${path ? ` (${pathFigures(path)})` : ""}`, "");
+    if (name) lines.push(`#### ${index === 0 ? "Runbook" : "Alternative"}: ${inline(name)}${path ? ` (${inline(pathFigures(path))})` : ""}`, "");
     steps.forEach((s, i) => {
       const outcome = s.status === "ok" ? `${formatDuration(s.durationMs)} ✅` : s.status === "skipped" ? `${stepMark(s.status)} ${s.detail}` : `${formatDuration(s.durationMs)} ❌ ${s.detail}`;
-      lines.push(`${i + 1}. **${s.name}** (measured: ${outcome})`);
+      lines.push(`${i + 1}. **${inline(s.name)}** (measured: ${inline(outcome)})`);
       if (s.command) lines.push(...commandBlock(s.command));
     });
     lines.push("");

@@ -1,13 +1,13 @@
 import { formatDuration, SCENARIO_IDS } from "../config/index.ts";
 import type { ScenarioResult } from "../drill/scenarios/scenario.ts";
-import { table } from "./markdown-table.ts";
+import { inline, table } from "./markdown-table.ts";
 import type { DrStatusReport, ScenarioRow } from "./report-model.ts";
 import { stepMark, verdictMark } from "./scenario-row.ts";
 
 /** "✅ MEETS — detail": a scenario's row mark and status with its runner's verdict detail. */
 function verdictLine(row: ScenarioRow | undefined, result: ScenarioResult): string {
   const head = row ? `${row.mark} ${row.status}` : `${verdictMark(result.verdict.status)} ${result.verdict.status}`;
-  return `${head} — ${result.verdict.detail}`;
+  return `${head} — ${inline(result.verdict.detail)}`;
 }
 
 /** The objective against what each recovery path measured (the region outage has two). */
@@ -27,13 +27,13 @@ function pathTable(result: ScenarioResult): string {
 
 /** One failure scenario: fault, symptom, verdict, objective vs measured per path, checks, and every timed step. */
 function renderScenario(result: ScenarioResult, index: number, row: ScenarioRow | undefined): string[] {
-  const lines = [`### Scenario ${index}: ${result.title}`, ""];
-  lines.push(`**Fault injected**: ${result.fault}  `);
-  lines.push(`**Symptom**: ${result.symptom}  `);
+  const lines = [`### Scenario ${index}: ${inline(result.title)}`, ""];
+  lines.push(`**Fault injected**: ${inline(result.fault)}  `);
+  lines.push(`**Symptom**: ${inline(result.symptom)}  `);
   lines.push(`**Verdict**: ${verdictLine(row, result)}  `);
   lines.push(`**Objective**: RPO <${formatDuration(result.objective.rpoMs)}, RTO <${formatDuration(result.objective.rtoMs)}  `);
   if (result.failureAt) lines.push(`**Failure declared**: ${result.failureAt}  `);
-  lines.push(`**Servers**: ${result.stage ?? "none started"}; **scenario wall time**: ${formatDuration(result.durationMs)}`, "");
+  lines.push(`**Servers**: ${inline(result.stage ?? "none started")}; **scenario wall time**: ${formatDuration(result.durationMs)}`, "");
   if (result.paths.length) lines.push(pathTable(result), "");
   const checks = result.paths.flatMap((p) => p.checks.map((c) => [p.name, c.name, `${verdictMark(c.status)} ${c.status}`, c.detail]));
   if (checks.length) lines.push("#### Checks", "", table(["Path", "Check", "Result", "Detail"], checks), "");

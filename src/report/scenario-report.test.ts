@@ -161,11 +161,11 @@ describe("report of the failure scenarios (renders the runner's verdicts)", () =
       ["region-outage", "Region outage", "✅", "MEETS"],
       [undefined, "Accidental DELETE (point-in-time recovery)", "✅", "MEETS"],
     ]);
-    expect(rows[0]).toMatchObject({ rpoTarget: "<1h", rtoTarget: "<15m", rpoMs: 1200, rtoMs: 4500, measured: "RPO: 1.2s (heartbeats lost, 3 heartbeat rows lost), RTO: 4.5s" });
+    expect(rows[0]).toMatchObject({ rpoTarget: "<1h", rtoTarget: "<15m", rpoMs: 1200, rtoMs: 4500, measured: "RPO: 1.2s (3 heartbeat rows lost), RTO: 4.5s" });
     expect(rows[1]!.measured).toBe("not recovered — new server set: recovery step failed: Restore PostgreSQL on the new server: pg_restore exited with code 1");
     expect(rows[3]).toMatchObject({ rpoTarget: "<1d", rtoTarget: "<1h", measured: "not verified: writable-source: the source is read only" });
     // Both recovery paths of the region outage, each with its own RTO.
-    expect(rows[4]!.measured).toBe("promote the replica in region B: RPO: 0ms (heartbeats lost, 0 heartbeat rows lost), RTO: 3.0s; restore region B's backups on a new server: RPO: 40.0s (the restored backup's age at the failure), RTO: 25.0s");
+    expect(rows[4]!.measured).toBe("promote the replica in region B: RPO: 0ms (0 heartbeat rows lost), RTO: 3.0s; restore region B's backups on a new server: RPO: 40.0s (the restored backup's age at the failure), RTO: 25.0s");
     expect(rows[4]).toMatchObject({ rpoTarget: "<1d", rtoTarget: "<2h", rtoMs: 3000 });
   });
 
@@ -266,7 +266,7 @@ describe("report of the failure scenarios (renders the runner's verdicts)", () =
       "**Drilled by**: fault of database-corruption  ",
       "**Result**: ✅ passed — all good",
       "",
-      "#### Runbook: restore into shop_new and swap (RPO: 1.2s (heartbeats lost, 3 heartbeat rows lost), RTO: 4.5s)",
+      "#### Runbook: restore into shop_new and swap (RPO: 1.2s (3 heartbeat rows lost), RTO: 4.5s)",
       "",
       "1. **Restore the newest backup into shop_new** (measured: 3.1s ✅)",
       "   ```bash",
@@ -281,7 +281,7 @@ describe("report of the failure scenarios (renders the runner's verdicts)", () =
     expect(runbook).not.toContain("Corrupt a page");
     expect(runbook).toContain("2. **Restore PostgreSQL on the new server** (measured: 700ms ❌ pg_restore exited with code 1)");
     expect(runbook).toContain("3. **Application writes again** (measured: ⚠️ not run: 'Restore PostgreSQL on the new server' failed)");
-    expect(runbook).toContain("#### Runbook: promote the replica in region B (RPO: 0ms (heartbeats lost, 0 heartbeat rows lost), RTO: 3.0s)\n\n1. **Promote the replica** (measured: 1.1s ✅)\n   ```bash\n   psql -h REPLICA -c 'SELECT pg_promote()'\n   ```\n2. **Point the application at region B** (measured: 50ms ✅)\n");
+    expect(runbook).toContain("#### Runbook: promote the replica in region B (RPO: 0ms (0 heartbeat rows lost), RTO: 3.0s)\n\n1. **Promote the replica** (measured: 1.1s ✅)\n   ```bash\n   psql -h REPLICA -c 'SELECT pg_promote()'\n   ```\n2. **Point the application at region B** (measured: 50ms ✅)\n");
     expect(runbook).toContain("#### Alternative: restore region B's backups on a new server (RPO: 40.0s (the restored backup's age at the failure), RTO: 25.0s)\n\n1. **Restore PostgreSQL from region B's repository** (measured: 21.0s ✅)\n   ```bash\n   dr-drill restore postgres --repo replica --latest --into postgres://postgres@REGION_B:5432/shop\n   ```");
     expect(runbook).not.toContain("NOT VERIFIED** (requires a second region");
     // A scenario with no recovery step (not verified) keeps the written runbook under its verdict.
@@ -320,5 +320,28 @@ describe("report of the failure scenarios (renders the runner's verdicts)", () =
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a tag-like `<db>` in names is escaped outside code (it would vanish as HTML), kept as typed in commands and code spans", () => {
+    const named = scenario("database-corruption", "Database corruption", {
+      symptom: "`ERROR: invalid page in block 3 of relation <db>`",
+      paths: [path("Restore into <db>_new and swap", 900, 100)],
+      steps: [step("recover", "Restore into <db>_new", 800, { path: "Restore into <db>_new and swap", command: "dr-drill restore postgres --latest --into postgres://postgres@HOST:5432/<db>_new" })],
+    });
+    const markdown = renderMarkdown(buildReport("drill", drillWith([named]), [], "test", []));
+    expect(markdown).toContain("#### Runbook: Restore into &lt;db>_new and swap (RPO: 100ms (heartbeats lost), RTO: 900ms)");
+    expect(markdown).toContain("1. **Restore into &lt;db>_new** (measured: 800ms ✅)\n   ```bash\n   dr-drill restore postgres --latest --into postgres://postgres@HOST:5432/<db>_new\n   ```");
+    expect(markdown).toContain("| Restore into &lt;db>_new and swap | <1h | 100ms |");
+    expect(markdown).toContain("**Symptoms**: `ERROR: invalid page in block 3 of relation <db>`  ");
+    expect(markdown).not.toMatch(/[^`]<db>_new and swap/);
+  });
+
+  it("a restore proof that failed while the scenarios passed: named in the overall status, the recommendations and its section", () => {
+    const drill = drillWith([corruption]);
+    drill.recoveries.postgres = { ...drill.recoveries.postgres, ok: false, error: "there are no complete PostgreSQL backups", rtoMs: undefined };
+    const report = buildReport("drill", drill, [], "test", []);
+    expect(report.overall).toMatchObject({ mark: "❌", label: "FAILING (1 breached: restore drill (postgres))" });
+    expect(report.recommendations).toContain("**Fix the restore drill of postgres**: recovery failed: there are no complete PostgreSQL backups.");
+    expect(renderMarkdown(report)).toContain("**Result**: ❌ recovery failed: there are no complete PostgreSQL backups");
   });
 });

@@ -30,11 +30,13 @@ function failureWord(result: ScenarioResult): "FAILED" | "BREACHED" {
   return broke ? "FAILED" : "BREACHED";
 }
 
-/** "RPO: 1.2s (heartbeats lost, 3 rows), RTO: 4.5s" for one path. */
+/**
+ * "RPO: 1.2s (3 heartbeat rows lost), RTO: 4.5s" for one path: the lost rows when counted,
+ * else how the RPO was measured (the scenario's section shows both in full).
+ */
 export function pathFigures(path: PathResult): string {
   if (path.rtoMs === undefined) return "not recovered";
-  const rows = path.lostRows === undefined ? "" : `, ${path.lostRows} heartbeat rows lost`;
-  const basis = path.rpoBasis ? ` (${path.rpoBasis}${rows})` : rows ? ` (${rows.slice(2)})` : "";
+  const basis = path.lostRows !== undefined ? ` (${path.lostRows} heartbeat rows lost)` : path.rpoBasis ? ` (${path.rpoBasis})` : "";
   return `RPO: ${formatDuration(path.rpoMs ?? Number.NaN)}${basis}, RTO: ${formatDuration(path.rtoMs)}`;
 }
 
