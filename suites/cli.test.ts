@@ -138,7 +138,7 @@ describe("dr-drill CLI", () => {
   });
 
   it("the drill exits 1 with ❌ on RTO when the RTO target is 1ms, and keeps secrets out of the report", async () => {
-    const r = await cli(["drill"], { DR_RTO_TARGET: "1ms" });
+    const r = await cli(["drill", "--scenario", "database-corruption"], { DR_RTO_TARGET: "1ms" });
     expect(r.exitCode, r.stderr.slice(-2000)).toBe(1);
     const report = await readFile(join(work, "reports", "DR_STATUS.md"), "utf8");
     expect(report).toMatch(/\| \*\*Database corruption\*\* \| <1h \| <1ms \| RPO: .*, RTO: .* \| ❌ BREACHED \|/);

@@ -29,7 +29,7 @@ describe("drill faults", () => {
 
   it("no backup at all: the drill fails clearly and the report says so", async () => {
     const storage = new ReadOnlyStorage(setup.target.s3);
-    const drill = await runDrillOn(setup, { storage, writesAfterBackupMs: 100 });
+    const drill = await runDrillOn(setup, { storage, writesAfterBackupMs: 100, scenarios: [] });
     storage.client.destroy();
     expect(drill.backups).toEqual([]);
     // Two rounds of three dumps, and the physical base backup beside them.

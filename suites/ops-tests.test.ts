@@ -91,4 +91,35 @@ describe("ops tests", () => {
     expect(pitr?.lossMs).toBeLessThan(5000);
     expect(pitr?.walFiles).toBeGreaterThan(0);
   });
+
+  it("the five failure scenarios: each injected its fault into its own copies and recovered within its objectives", () => {
+    const scenarios = drill.scenarios ?? [];
+    expect(scenarios.map((s) => s.id)).toEqual(["database-corruption", "server-failure", "redis-failure", "media-loss", "region-outage"]);
+    if (setup.target.kind !== "native") {
+      for (const s of scenarios) {
+        expect(s.verdict.status).toBe("not verified");
+        expect(s.verdict.detail).toContain("containers target");
+      }
+      return;
+    }
+    for (const s of scenarios) expect(s.verdict.status, `${s.id}: ${s.verdict.detail}`).toBe("passed");
+    const step = (id: string, phase: string) => scenarios.find((s) => s.id === id)!.steps.filter((x) => x.phase === phase);
+    // Detection is PostgreSQL's own: the damaged page fails its checksum on the application's query.
+    expect(step("database-corruption", "inject").at(-1)?.detail).toMatch(/invalid page in block \d+ of relation base\/\d+\/\d+/);
+    const corruption = scenarios[0]!;
+    expect(corruption.paths[0]?.lostRows).toBeGreaterThan(0);
+    expect(corruption.rtoMs).toBeGreaterThan(0);
+    expect(corruption.steps.some((x) => x.command?.includes("RENAME TO"))).toBe(true);
+    // Server failure: the three restores ran at the same time (one step, three timed pieces).
+    expect(step("server-failure", "recover").map((x) => x.name)).toContain("Restore PostgreSQL, Redis and media in parallel");
+    expect(step("server-failure", "recover").find((x) => x.name.includes("in parallel"))?.detail).toMatch(/PostgreSQL .*; Redis .*; media \d+ files/);
+    const redis = scenarios.find((s) => s.id === "redis-failure")!;
+    expect(redis.paths[0]?.checks.find((c) => c.name.includes("DEBUG DIGEST"))?.status).toBe("passed");
+    const region = scenarios.find((s) => s.id === "region-outage")!;
+    expect(region.paths.map((p) => p.verdict.status)).toEqual(["passed", "passed"]);
+    // Promoting a streaming replica loses at most the replication lag; restoring backups loses more.
+    expect(region.paths[0]!.rpoMs!).toBeLessThan(5000);
+    expect(region.paths[1]!.rpoMs!).toBeGreaterThan(region.paths[0]!.rpoMs!);
+    expect(step("region-outage", "inject").at(-1)?.detail).toMatch(/endpoint A: .*ECONNREFUSED/);
+  });
 });

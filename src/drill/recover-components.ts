@@ -13,6 +13,7 @@ import {
   type RedisComparison,
 } from "../components/index.ts";
 import { majorOf } from "../components/postgres/pg-tool-version.ts";
+import { RECOVERY_STEPS } from "../components/postgres/postgres-restore.ts";
 import { compareTrees } from "../components/media/media-compare.ts";
 import { isDrError, messageOf } from "../errors/index.ts";
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
@@ -115,7 +116,7 @@ async function recoverPostgres(input: RecoverInput, out: RecoverOutput): Promise
     if (!restored || !out.postgresRestore) throw new Error(`no PostgreSQL backup passed its checks (${recovery.skipped.length} tried)`);
     recovery.backupId = restored.id;
     recovery.restoredConsistentAt = restored.consistentAt;
-    out.smoke = await recovery.recorder.run("Run smoke checks", () => runSmokeChecks(into, restored, input.config.smoke.commands), (r) => `${r.filter((s) => s.passed).length}/${r.length} passed`);
+    out.smoke = await recovery.recorder.run(RECOVERY_STEPS.smokeChecks, () => runSmokeChecks(into, restored, input.config.smoke.commands), (r) => `${r.filter((s) => s.passed).length}/${r.length} passed`);
     const client = await connectPostgres(into);
     try {
       out.restoredLastHeartbeat = await readNewestHeartbeat(client).then((v) => (v ? new Date(v).toISOString() : undefined));
@@ -129,7 +130,7 @@ async function recoverPostgres(input: RecoverInput, out: RecoverOutput): Promise
       // The scratch server and everything in it go: a smoke command that wrote to the
       // restored database must not keep the drill's own copy alive.
       const restoredInto = into.database;
-      await recovery.recorder.run("Cleanup", async () => {
+      await recovery.recorder.run(RECOVERY_STEPS.cleanup, async () => {
         await scratch?.stop();
       }, () => `scratch server stopped and removed with ${restoredInto}`);
       scratch = undefined;

@@ -29,4 +29,12 @@ describe("a restored Redis against its manifest", () => {
     expect(countExpiredSinceSnapshot({ keys: { db0: 90, db1: 5 }, expires: { db0: 30, db1: 0 }, types: { string: 80, hash: 10, list: 5 } }, expected)).toBe(10);
     expect(countExpiredSinceSnapshot({ keys: { db0: 90, db1: 5 }, expires: { db0: 30, db1: 0 }, types: { string: 75, hash: 20, list: 5 } }, expected)).toBeUndefined();
   });
+
+  it("the restored server's own census may skip keys that expired after the load but are still in INFO's count", () => {
+    // 2 volatile keys expired during the load (INFO 90, their TTL passed); 2 more expired after it: INFO still counts them, the scan does not.
+    const restored = { keys: { db0: 98, db1: 5 }, expires: { db0: 38, db1: 0 }, types: { string: 76, hash: 20, list: 5 } };
+    expect(countExpiredSinceSnapshot(restored, expected)).toBe(2);
+    // It is slack for a shorter census only: a type with more keys than the backup had is still a mismatch.
+    expect(countExpiredSinceSnapshot({ ...restored, types: { string: 74, hash: 22, list: 5 } }, expected)).toBeUndefined();
+  });
 });

@@ -3,13 +3,12 @@ import { connectPostgres } from "../../clients/index.ts";
 import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import { COMPONENTS, formatBytes } from "../../config/index.ts";
 import { messageOf } from "../../errors/index.ts";
-import { listCompleteBackups, type BackupManifest } from "../../manifest/index.ts";
-import type { Check } from "../../measure/verdict.ts";
+import { listCompleteBackups } from "../../manifest/index.ts";
 import { replicateBackup } from "../../repository/index.ts";
 import { createStorage, type S3Storage } from "../../storage/index.ts";
-import type { StagePostgres, StageS3, StartedPostgres } from "../../targets/index.ts";
+import type { StagePostgres, StageS3 } from "../../targets/index.ts";
 import { copyProductionPostgres, measureHeartbeatLoss, smokeChecks, waitForAppError, type ProductionPostgres } from "./production-copy.ts";
-import { checkServerSet, newMediaDir, provisionPostgres, requirePassed, restoreServerSet, type RestoredServerSet } from "./restore-server-set.ts";
+import { provisionPostgres, requirePassed, serverSetSteps, type ServerSetStage } from "./restore-server-set.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
 /** A region: its S3 endpoint and the repository on it. */
@@ -19,9 +18,7 @@ interface Region {
 }
 
 /** The region-outage scenario's state: region A (primary, endpoint A), region B (replica, endpoint B). */
-export interface RegionOutageStage extends ProductionPostgres {
-  ctx: ScenarioContext;
-  database: string;
+export interface RegionOutageStage extends ProductionPostgres, ServerSetStage {
   replica: StagePostgres;
   a: Region;
   b: Region;
@@ -32,11 +29,6 @@ export interface RegionOutageStage extends ProductionPostgres {
   replicaState?: string;
   /** Path 1: when the application was pointed at the promoted replica. */
   resumedAfter?: Date;
-  /** Path 2: the new server and what was restored onto it from region B. */
-  newServer?: StartedPostgres;
-  newest?: BackupManifest;
-  restored?: RestoredServerSet;
-  checks?: Check[];
 }
 
 export const REGION_OUTAGE_STEPS = {
@@ -193,24 +185,7 @@ export const regionOutage: Scenario<RegionOutageStage> = {
           s.newest = manifest;
           return `PostgreSQL ${server.version} on ${server.endpoint.host}:${server.endpoint.port}; newest dump in region B: ${manifest.id} (${formatBytes(manifest.storedBytes)})`;
         } },
-        {
-          name: REGION_OUTAGE_STEPS.restore,
-          command: (s) => [
-            `dr-drill restore postgres --repo replica --latest --into postgres://postgres@NEWHOST:5432/${s.database} &`,
-            "dr-drill restore redis --repo replica --latest --into /var/lib/redis && systemctl start redis &",
-            "dr-drill restore media --repo replica --latest --into /opt/app/media &",
-            "wait",
-          ].join("\n"),
-          run: async (s) => {
-            const { set, line } = await restoreServerSet(s.ctx, s.b.storage, s.newServer!, s.newest!, s.database, await newMediaDir(s.ctx));
-            s.restored = set;
-            return line;
-          },
-        },
-        { name: REGION_OUTAGE_STEPS.check, run: async (s) => {
-          s.checks = await checkServerSet(s.ctx, s.restored!, s.database, { smoke: true });
-          return requirePassed(s.checks);
-        } },
+        ...serverSetSteps<RegionOutageStage>(REGION_OUTAGE_STEPS, "replica", (s) => s.b.storage),
       ],
       verify: async (s, failureAt) => ({
         checks: [

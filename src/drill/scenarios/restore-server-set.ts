@@ -8,7 +8,7 @@ import type { Check } from "../../measure/verdict.ts";
 import type { Storage } from "../../storage/storage.ts";
 import type { StageRedis, StartedPostgres } from "../../targets/index.ts";
 import { newestBackup, newestDump, smokeChecks } from "./production-copy.ts";
-import type { ScenarioContext } from "./scenario.ts";
+import type { ScenarioContext, ScenarioStep } from "./scenario.ts";
 
 /** A new server set restored from a repository: PostgreSQL, Redis and the media folder. */
 export interface RestoredServerSet {
@@ -92,3 +92,41 @@ export function requirePassed(checks: readonly Check[]): string {
   return `${checks.length} checks passed (${checks.map((c) => c.name.replace(/^smoke: /, "")).join(", ")})`;
 }
 
+
+/** The state a new-server-set recovery fills in as its steps run. */
+export interface ServerSetStage {
+  ctx: ScenarioContext;
+  database: string;
+  newServer?: StartedPostgres;
+  newest?: BackupManifest;
+  restored?: RestoredServerSet;
+  checks?: Check[];
+}
+
+/**
+ * The runbook step that restores the three components onto the new server at once, from
+ * the repository `repository` names (the CLI's `--repo`), and the step that checks them.
+ */
+export function serverSetSteps<S extends ServerSetStage>(names: { restore: string; check: string }, repository: "primary" | "replica", storageOf: (stage: S) => Storage): ScenarioStep<S>[] {
+  const repo = repository === "replica" ? " --repo replica" : "";
+  return [
+    {
+      name: names.restore,
+      command: (s) => [
+        `dr-drill restore postgres${repo} --latest --into postgres://postgres@NEWHOST:5432/${s.database} &`,
+        `dr-drill restore redis${repo} --latest --into /var/lib/redis && systemctl start redis &`,
+        `dr-drill restore media${repo} --latest --into /opt/app/media &`,
+        "wait",
+      ].join("\n"),
+      run: async (s) => {
+        const { set, line } = await restoreServerSet(s.ctx, storageOf(s), s.newServer!, s.newest!, s.database, await newMediaDir(s.ctx));
+        s.restored = set;
+        return line;
+      },
+    },
+    { name: names.check, command: () => "python manage.py check && redis-cli PING", run: async (s) => {
+      s.checks = await checkServerSet(s.ctx, s.restored!, s.database, { smoke: true });
+      return requirePassed(s.checks);
+    } },
+  ];
+}

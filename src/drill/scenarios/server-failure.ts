@@ -1,25 +1,16 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { BackupManifest } from "../../manifest/index.ts";
-import type { Check } from "../../measure/verdict.ts";
-import type { StageRedis, StartedPostgres } from "../../targets/index.ts";
+import type { StageRedis } from "../../targets/index.ts";
 import { copyProductionMedia, copyProductionPostgres, copyProductionRedis, measureHeartbeatLoss, waitForAppError, type ProductionPostgres } from "./production-copy.ts";
-import { checkServerSet, newMediaDir, provisionPostgres, requirePassed, restoreServerSet, type RestoredServerSet } from "./restore-server-set.ts";
-import type { Scenario, ScenarioContext } from "./scenario.ts";
+import { checkServerSet, provisionPostgres, serverSetSteps, type ServerSetStage } from "./restore-server-set.ts";
+import type { Scenario } from "./scenario.ts";
 
 /** The server-failure scenario's state: the doomed server set, then the new one. */
-export interface ServerFailureStage extends ProductionPostgres {
-  ctx: ScenarioContext;
-  database: string;
+export interface ServerFailureStage extends ProductionPostgres, ServerSetStage {
   redis: StageRedis;
   redisDir: string;
   mediaDir: string;
-  newServer?: StartedPostgres;
-  newest?: BackupManifest;
-  restored?: RestoredServerSet;
   resumedAfter?: Date;
-  /** The checks run before the application came back (smoke checks compare row counts with the backup). */
-  checks?: Check[];
 }
 
 export const SERVER_FAILURE_STEPS = {
@@ -68,24 +59,7 @@ export const serverFailure: Scenario<ServerFailureStage> = {
         s.newest = manifest;
         return `PostgreSQL ${server.version} on ${server.endpoint.host}:${server.endpoint.port}`;
       } },
-      {
-        name: SERVER_FAILURE_STEPS.restore,
-        command: (s) => [
-          `dr-drill restore postgres --latest --into postgres://postgres@NEWHOST:5432/${s.database} &`,
-          "dr-drill restore redis --latest --into /var/lib/redis && systemctl start redis &",
-          "dr-drill restore media --latest --into /opt/app/media &",
-          "wait",
-        ].join("\n"),
-        run: async (s) => {
-          const { set, line } = await restoreServerSet(s.ctx, s.ctx.storage, s.newServer!, s.newest!, s.database, await newMediaDir(s.ctx));
-          s.restored = set;
-          return line;
-        },
-      },
-      { name: SERVER_FAILURE_STEPS.check, command: () => "python manage.py check && redis-cli PING", run: async (s) => {
-        s.checks = await checkServerSet(s.ctx, s.restored!, s.database, { smoke: true });
-        return requirePassed(s.checks);
-      } },
+      ...serverSetSteps<ServerFailureStage>(SERVER_FAILURE_STEPS, "primary", (s) => s.ctx.storage),
       { name: SERVER_FAILURE_STEPS.writes, command: () => "# point DATABASE_URL / DNS at the new host; systemctl restart gunicorn celery", run: async (s) => {
         s.resumedAfter = new Date();
         s.app.pointAt({ ...s.newServer!.endpoint, database: s.database });
