@@ -1,7 +1,8 @@
 import { copyFile, cp } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectPostgres, connectRedis } from "../../clients/index.ts";
+import { connectPostgres, connectRedis, redisCliArgs, redisEnv } from "../../clients/index.ts";
+import { findBinary, runCommand } from "../../exec/index.ts";
 import type { PostgresEndpoint, RedisEndpoint } from "../../clients/endpoints.ts";
 import { formatDuration, type ComponentName } from "../../config/index.ts";
 import { runBgsave } from "../../components/index.ts";
@@ -100,18 +101,25 @@ export async function smokeChecks(endpoint: PostgresEndpoint, manifest: BackupMa
   return { checks, line };
 }
 
-/** A copy of the source Redis (its dataset now, through a fresh BGSAVE) in a stage folder, with its DEBUG DIGEST. */
+/**
+ * A copy of the source Redis (its dataset now) in a stage folder, with its DEBUG DIGEST: a
+ * fresh BGSAVE's file when the server's folder is on this machine, else a replica sync
+ * (`redis-cli --rdb`, as the containers' backups take it).
+ */
 export async function copyProductionRedis(ctx: ScenarioContext): Promise<{ redis: StageRedis; dir: string; digest: string | undefined; keys: number }> {
   const source = ctx.source.redis;
-  if (!source.localDataDir) throw new Error("the source Redis's data folder is not on this machine");
-  const client = await connectRedis(source);
-  try {
-    await runBgsave(client);
-  } finally {
-    client.disconnect();
-  }
   const dir = await ctx.stage.makeDir("redis-stage");
-  await copyFile(join(source.localDataDir, "dump.rdb"), join(dir, "dump.rdb"));
+  if (source.localDataDir) {
+    const client = await connectRedis(source);
+    try {
+      await runBgsave(client);
+    } finally {
+      client.disconnect();
+    }
+    await copyFile(join(source.localDataDir, "dump.rdb"), join(dir, "dump.rdb"));
+  } else {
+    await runCommand(findBinary("redis-cli"), [...redisCliArgs(source), "--rdb", join(dir, "dump.rdb")], { env: redisEnv(source), timeoutMs: 10 * 60_000 });
+  }
   const redis = await ctx.stage.startRedis({ dir });
   const { digest, keys } = await readRedisDigest(redis.endpoint);
   return { redis, dir, digest, keys };

@@ -15,7 +15,17 @@ export interface ContainerPostgresOptions {
   /** Database created at start (POSTGRES_DB); `postgres` for a scratch server. */
   database: string;
   run: ContainerRun;
+  /**
+   * The rehearsal source: data checksums on (a damaged page is then PostgreSQL's own error)
+   * and replication connections allowed from other containers (copies, a standby).
+   */
+  source?: boolean;
 }
+
+/** Run by the image's entrypoint after initdb: replication connections from the container network, with a password. */
+const ALLOW_REPLICATION = `#!/bin/sh
+printf '\nhost replication all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
+`;
 
 /**
  * Start PostgreSQL from `image` (official postgres contract: POSTGRES_USER/PASSWORD/DB) on
@@ -31,7 +41,8 @@ export async function startContainerPostgres(options: ContainerPostgresOptions):
     .withDatabase(options.database)
     // initdb's fsyncs are most of a start-up, and a throwaway cluster needs none of them.
     // Only initdb: the server itself keeps fsync on, so measured restore times stay honest.
-    .withEnvironment({ POSTGRES_INITDB_ARGS: "--no-sync" })
+    .withEnvironment({ POSTGRES_INITDB_ARGS: options.source ? "--no-sync --data-checksums" : "--no-sync" })
+    .withCopyContentToContainer(options.source ? [{ content: ALLOW_REPLICATION, target: "/docker-entrypoint-initdb.d/10-allow-replication.sh", mode: 0o755 }] : [])
     // TCP on localhost only answers once the init-time, socket-only server has made way for the real one.
     .withHealthCheck({
       test: ["CMD", "pg_isready", "--host", "localhost", "--port", "5432", "--username", "postgres", "--dbname", options.database],

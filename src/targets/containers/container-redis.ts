@@ -19,13 +19,13 @@ export interface ContainerRedisOptions {
 }
 
 /** Where the configuration goes in the container (outside /data, which holds dump.rdb). */
-const CONFIG_PATH = "/usr/local/etc/redis/dr-drill.conf";
+export const REDIS_CONFIG_PATH = "/usr/local/etc/redis/dr-drill.conf";
 
 /**
  * The server's configuration. Every setting the official image and the offline one might
  * default differently is spelled out: dump.rdb in /data is what a scratch server loads.
  */
-function renderRedisConfig(password: string): string {
+export function renderRedisConfig(password: string, options: { debugCommand?: boolean } = {}): string {
   return [
     "bind 0.0.0.0",
     "protected-mode no",
@@ -39,6 +39,8 @@ function renderRedisConfig(password: string): string {
     // `redis-cli --rdb` is a replica sync: without this the server waits 5 s for more replicas.
     "repl-diskless-sync-delay 0",
     `requirepass ${password}`,
+    // DEBUG DIGEST for the failure scenarios' stage (clients come through the port mapping, not localhost).
+    ...(options.debugCommand ? ["enable-debug-command yes"] : []),
     "",
   ].join("\n");
 }
@@ -54,8 +56,8 @@ function renderRedisConfig(password: string): string {
 export async function startContainerRedis(options: ContainerRedisOptions): Promise<ContainerRedis> {
   const password = randomBytes(18).toString("base64url");
   let definition = new RedisContainer(options.image)
-    .withCopyContentToContainer([{ content: renderRedisConfig(password), target: CONFIG_PATH, mode: 0o644 }])
-    .withCommand(["redis-server", CONFIG_PATH])
+    .withCopyContentToContainer([{ content: renderRedisConfig(password), target: REDIS_CONFIG_PATH, mode: 0o644 }])
+    .withCommand(["redis-server", REDIS_CONFIG_PATH])
     .withLabels(options.run.labels)
     .withPullPolicy(PullPolicy.neverPull());
   if (options.rdbFile) {

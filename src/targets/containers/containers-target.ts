@@ -7,6 +7,7 @@ import type { StartedTarget, TargetDescription } from "../target.ts";
 import { type ContainerPostgres, startContainerPostgres } from "./container-postgres.ts";
 import { type ContainerRedis, startContainerRedis } from "./container-redis.ts";
 import { createContainerRun } from "./container-run.ts";
+import { startContainersStage } from "./containers-stage.ts";
 import { type ContainerS3, startContainerS3 } from "./container-s3.ts";
 import { checkDockerEngine, checkImagesPresent, checkReaper, type ImageFacts } from "./docker-preflight.ts";
 
@@ -85,7 +86,7 @@ export async function startContainersTarget(config: DrConfig, options: Container
   const unregister = registerCleanup(stop);
 
   const results = await Promise.allSettled([
-    startContainerPostgres({ image: images.postgres.name, database: CONTAINERS_SOURCE_DATABASE, run }),
+    startContainerPostgres({ image: images.postgres.name, database: CONTAINERS_SOURCE_DATABASE, run, source: true }),
     startContainerRedis({ image: images.redis.name, run }),
     startContainerS3({ image: images.s3.name, bucket: CONTAINERS_BUCKET, run }),
     mkdir(mediaDir, { recursive: true }),
@@ -120,7 +121,18 @@ export async function startContainersTarget(config: DrConfig, options: Container
     mediaDir,
     s3: s3.endpoint,
     readOnlySource: false,
-    stages: { available: false, reason: "the containers target has no crashable copies of its servers yet: the failure scenarios run on the native target (DR_TARGET=native)" },
+    stages: {
+      available: true,
+      open: async () => {
+        assertRunning();
+        return startContainersStage({
+          images: { postgres: images.postgres.name, redis: images.redis.name, s3: images.s3.name },
+          run,
+          client: engine.client,
+          sources: new Map([[postgres.endpoint.port, postgres.containerId]]),
+        });
+      },
+    },
     startScratchPostgres: async () => {
       assertRunning();
       return await startContainerPostgres({ image: images.postgres.name, database: "postgres", run });
