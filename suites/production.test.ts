@@ -191,7 +191,7 @@ describe("a team's production (external target)", () => {
       expect(await backupKeys(p.storage)).toEqual(keysBefore);
 
       const json = JSON.parse(await readFile(join(p.env.DR_REPORT_DIR!, "dr-status.json"), "utf8")) as {
-        drill: { mode: string; failureAt: string; backups: unknown[]; redisComparison: { expiredSinceBackup: number }; recoveries: Record<string, { backupId: string; ok: boolean }>; smoke: { name: string; passed: boolean; detail: string }[] };
+        drill: { mode: string; failureAt: string; backups: unknown[]; redisComparison: { expiredSinceBackup: number }; recoveries: Record<string, { backupId: string; ok: boolean }>; smoke: { name: string; status: string; detail: string }[] };
         scenarios: { scenario: string; rpoMs?: number; mark: string }[];
       };
       expect(json.drill.mode).toBe("existing");
@@ -205,7 +205,7 @@ describe("a team's production (external target)", () => {
       expect(failureAt).toBeLessThanOrEqual(finishedAt);
       const rpo = json.scenarios.find((s) => s.scenario === "Database corruption")!.rpoMs!;
       expect(Math.abs(rpo - (failureAt - Date.parse(manifest.consistentAt)))).toBeLessThan(1000);
-      expect(json.drill.smoke.find((s) => s.name === "users exist")).toMatchObject({ passed: true });
+      expect(json.drill.smoke.find((s) => s.name === "users exist")).toMatchObject({ status: "passed" });
       const prom = join(p.work, "drill.prom");
       const check = await execa(findBinary("promtool"), ["check", "metrics"], { input: await readFile(prom), reject: false });
       expect(check.exitCode, check.stdout + check.stderr).toBe(0);

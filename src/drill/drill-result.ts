@@ -6,7 +6,7 @@ import type { TargetDescription } from "../targets/target.ts";
 import type { PitrResult } from "./pitr-rehearsal.ts";
 import type { SmokeResult } from "./smoke-checks.ts";
 import type { StepResult } from "../measure/step-recorder.ts";
-import type { SeedResult } from "./seed-source.ts";
+import type { SeedResult } from "../../fixtures/seed-source.ts";
 import type { ScenarioResult } from "./scenarios/scenario.ts";
 
 /** A recovery of one component, timed from the declared failure. */

@@ -116,16 +116,16 @@ async function recoverPostgres(input: RecoverInput, out: RecoverOutput): Promise
     if (!restored || !out.postgresRestore) throw new Error(`no PostgreSQL backup passed its checks (${recovery.skipped.length} tried)`);
     recovery.backupId = restored.id;
     recovery.restoredConsistentAt = restored.consistentAt;
-    out.smoke = await recovery.recorder.run(RECOVERY_STEPS.smokeChecks, () => runSmokeChecks(into, restored, input.config.smoke.commands), (r) => `${r.filter((s) => s.passed).length}/${r.length} passed`);
+    out.smoke = await recovery.recorder.run(RECOVERY_STEPS.smokeChecks, () => runSmokeChecks(into, restored, input.config.smoke.commands), (r) => `${r.filter((s) => s.status === "passed").length}/${r.length} passed`);
     const client = await connectPostgres(into);
     try {
       out.restoredLastHeartbeat = await readNewestHeartbeat(client).then((v) => (v ? new Date(v).toISOString() : undefined));
     } finally {
       await client.end();
     }
-    recovery.ok = out.smoke.every((s) => s.passed);
+    recovery.ok = out.smoke.every((s) => s.status === "passed");
     recovery.rtoMs = Date.now() - input.failureAt.getTime();
-    if (!recovery.ok) recovery.error = out.smoke.filter((s) => !s.passed).map((s) => `${s.name}: ${s.detail}`).join("; ");
+    if (!recovery.ok) recovery.error = out.smoke.filter((s) => s.status !== "passed").map((s) => `${s.name}: ${s.detail}`).join("; ");
     if (!input.keep) {
       // The scratch server and everything in it go: a smoke command that wrote to the
       // restored database must not keep the drill's own copy alive.

@@ -16,7 +16,7 @@ import { startHeartbeatWriter } from "./heartbeat-writer.ts";
 import { measureDrill } from "./measure-drill.ts";
 import { startPitrRehearsal, type PitrRehearsal, type PitrResult } from "./pitr-rehearsal.ts";
 import { recoverComponents } from "./recover-components.ts";
-import { isSeeded, seedSource, type SeedResult } from "./seed-source.ts";
+import { isSeeded, seedSource, type SeedResult } from "../../fixtures/seed-source.ts";
 import { StepRecorder, type StepListener } from "../measure/step-recorder.ts";
 
 export interface DrillOptions {

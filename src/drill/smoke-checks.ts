@@ -6,13 +6,10 @@ import { messageOf } from "../errors/index.ts";
 import { runCommand } from "../exec/index.ts";
 import type { BackupManifest } from "../manifest/index.ts";
 import type { PostgresEndpoint } from "../clients/endpoints.ts";
+import { judge, type Check } from "../measure/verdict.ts";
 
-/** One smoke check's outcome. */
-export interface SmokeResult {
-  name: string;
-  passed: boolean;
-  /** What was compared, or the failure (command output included, secrets masked). */
-  detail: string;
+/** One smoke check's outcome: the one verdict type (detail: what was compared, or the failure with the command's output, secrets masked), with its runtime. */
+export interface SmokeResult extends Check {
   durationMs: number;
 }
 
@@ -46,9 +43,10 @@ async function countForeignKeyViolations(endpoint: PostgresEndpoint): Promise<{ 
 async function timed(name: string, fn: () => Promise<{ passed: boolean; detail: string }>): Promise<SmokeResult> {
   const started = performance.now();
   try {
-    return { name, ...(await fn()), durationMs: performance.now() - started };
+    const { passed, detail } = await fn();
+    return { name, ...judge(passed, detail), durationMs: performance.now() - started };
   } catch (error) {
-    return { name, passed: false, detail: messageOf(error), durationMs: performance.now() - started };
+    return { name, status: "failed", detail: messageOf(error), durationMs: performance.now() - started };
   }
 }
 

@@ -218,7 +218,7 @@ const restorePostgresFromLatestBackup: OpsCheck = {
     if (!input.drill.postgresRestore) return { status: "failed", detail: recovery.error ?? "no restore happened" };
     return verdict([
       [recovery.backupId === newest?.id, `restored ${recovery.backupId}, not the latest ${newest?.id}${recovery.skipped.length ? ` (skipped: ${recovery.skipped.map((s) => `${s.id}: ${s.reason}`).join("; ")})` : ""}`],
-      [rows?.passed === true, `row counts: ${rows?.detail}`],
+      [rows?.status === "passed", `row counts: ${rows?.detail}`],
     ], `${recovery.backupId} -> ${formatBytes(input.drill.postgresRestore.restoredBytes)} database; ${rows?.detail}`);
   },
 };
@@ -231,7 +231,7 @@ const restoredDbPassesSmokeChecks: OpsCheck = {
     if (skip) return skip;
     const smoke = input.drill.smoke;
     if (smoke.length === 0) return { status: "failed", detail: input.drill.recoveries.postgres.error ?? "no smoke checks ran" };
-    return verdict(smoke.map((s) => [s.passed, `${s.name}: ${s.detail}`] as [boolean, string]), smoke.map((s) => `${s.name} ${s.passed ? "ok" : "FAILED"}`).join(", "));
+    return verdict(smoke.map((s) => [s.status === "passed", `${s.name}: ${s.detail}`] as [boolean, string]), smoke.map((s) => `${s.name} ${s.status === "passed" ? "ok" : "FAILED"}`).join(", "));
   },
 };
 

@@ -53,7 +53,7 @@ export function renderMarkdown(report: DrStatusReport): string {
   }
   if (d.backupErrors.length) lines.push(`- **Backup failures**: ${d.backupErrors.length} — ${d.backupErrors.join("; ")}`);
   if (!pg.configured) lines.push("- **Restore drill**: PostgreSQL not configured");
-  else lines.push(`- **Restore drill**: ${pg.ok ? "restored" : "FAILED to restore"} ${pg.backupId ?? "no backup"} into a scratch server${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.restoredBytes)} database)` : ""}; ${d.smoke.filter((s) => s.passed).length}/${d.smoke.length} smoke checks passed`);
+  else lines.push(`- **Restore drill**: ${pg.ok ? "restored" : "FAILED to restore"} ${pg.backupId ?? "no backup"} into a scratch server${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.restoredBytes)} database)` : ""}; ${d.smoke.filter((s) => s.status === "passed").length}/${d.smoke.length} smoke checks passed`);
   for (const c of ["redis", "media"] as const) {
     const r = d.recoveries[c];
     if (d.mode === "existing") lines.push(`- **${c === "redis" ? "Redis" : "Media"}**: ${r.configured ? `${r.ok ? "restored" : "FAILED"} ${r.backupId ?? "no backup"}${r.error && !r.ok ? ` (${r.error})` : ""}` : "not configured"}`);
@@ -121,7 +121,7 @@ export function renderMarkdown(report: DrStatusReport): string {
     lines.push(`**Projected RTO** for a ${formatBytes(d.projection.databaseBytes)} production database (projection from this run's rate, not a measurement): ${formatDuration(d.projection.projectedMs)}  `);
   }
   lines.push("", "#### Smoke Checks", "");
-  lines.push(table(["Check", "Result", "Detail", "Time"], d.smoke.map((c) => [c.name, c.passed ? "✅ PASS" : "❌ FAIL", c.detail, formatDuration(c.durationMs)])), "");
+  lines.push(table(["Check", "Result", "Detail", "Time"], d.smoke.map((c) => [c.name, c.status === "passed" ? "✅ PASS" : "❌ FAIL", c.detail, formatDuration(c.durationMs)])), "");
   lines.push(`**Total RTO**: ${formatDuration(pg.rtoMs ?? Number.NaN)} ${pg.rtoMs !== undefined && pg.rtoMs <= o.rtoMs ? "✅" : "❌"} (target: <${formatDuration(o.rtoMs)})  `);
   if (d.mode === "existing") lines.push(`**RPO**: ${formatDuration(d.rpo.newestBackupAgeMs)} (backup consistent at ${pg.restoredConsistentAt ?? "n/a"}, failure declared at ${d.failureAt})`, "");
   else lines.push(`**RPO**: ${formatDuration(d.rpo.measuredLossMs ?? Number.NaN)} (newest heartbeat in the restore ${d.restoredLastHeartbeat ?? "none"}, failure at ${d.failureAt})`, "");

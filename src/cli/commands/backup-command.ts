@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import type { StartedTarget } from "../../targets/index.ts";
 import { applyRetention, planComponentRetention, resolveRecipients, runBackup, type BackupContext } from "../../components/index.ts";
-import { isSeeded, seedSource } from "../../drill/seed-source.ts";
+import { isSeeded, seedSource } from "../../../fixtures/seed-source.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { measureReplicaLag, openRepository, replicateBackup, type Repository } from "../../repository/index.ts";
 import { readManifest, type BackupManifest } from "../../manifest/index.ts";

@@ -70,8 +70,8 @@ export async function restorePhysicalCommand(options: PhysicalRestoreCommandOpti
     const { lsn, lastTransactionAt, timeline, recoveryMs } = server.reached;
     say(`Recovered and promoted in ${formatDuration(recoveryMs)}: LSN ${lsn}, timeline ${timeline}, last replayed transaction ${lastTransactionAt ?? "none"}`);
     const smoke = await runSmokeChecks(server.endpoint, undefined, session.config.smoke.commands);
-    for (const check of smoke) say(`  ${check.passed ? "✔" : "✖"} ${check.name}: ${check.detail}`);
-    failed = smoke.filter((c) => !c.passed).length;
+    for (const check of smoke) say(`  ${check.status === "passed" ? "✔" : "✖"} ${check.name}: ${check.detail}`);
+    failed = smoke.filter((c) => c.status !== "passed").length;
   } finally {
     await server.stop();
   }

@@ -1,6 +1,6 @@
 import { formatBytes, formatDuration, parseSize } from "../../config/index.ts";
 import { DrError } from "../../errors/index.ts";
-import { isSeeded, seedSource } from "../../drill/seed-source.ts";
+import { isSeeded, seedSource } from "../../../fixtures/seed-source.ts";
 import { workspaceDir } from "../../repository/index.ts";
 import { startNativeTarget } from "../../targets/native/native-target.ts";
 import { addSecrets, say } from "../output.ts";

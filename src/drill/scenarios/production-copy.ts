@@ -95,8 +95,8 @@ export function backupAgeRpo(manifest: BackupManifest, failureAt: Date, what: st
 /** Smoke checks as one verdict per check; throws (failing the step) when one fails and `strict`. */
 export async function smokeChecks(endpoint: PostgresEndpoint, manifest: BackupManifest | undefined, ctx: ScenarioContext): Promise<{ checks: Check[]; line: string }> {
   const results = await runSmokeChecks(endpoint, manifest, ctx.config.smoke.commands);
-  const checks: Check[] = results.map((r) => ({ name: `smoke: ${r.name}`, status: r.passed ? "passed" : "failed", detail: r.detail }));
-  const failed = results.filter((r) => !r.passed);
+  const checks: Check[] = results.map((r) => ({ name: `smoke: ${r.name}`, status: r.status, detail: r.detail }));
+  const failed = results.filter((r) => r.status !== "passed");
   const line = `${results.length - failed.length}/${results.length} smoke checks passed${failed.length ? `: ${failed.map((f) => `${f.name}: ${f.detail}`).join("; ")}` : ""}`;
   return { checks, line };
 }
