@@ -1,7 +1,7 @@
 import type { OsUser } from "../exec/index.ts";
 import type { PostgresEndpoint } from "../clients/endpoints.ts";
 import type { S3Endpoint } from "../storage/s3-endpoint.ts";
-import type { StartedPostgres, StartedRedis } from "./target.ts";
+import type { StartedPostgres, StartedRedis } from "./started-servers.ts";
 
 /** A PostgreSQL a failure scenario owns: it can crash it, damage its files and restart it. */
 export interface StagePostgres extends StartedPostgres {

@@ -2,30 +2,12 @@ import type { TargetKind } from "../config/index.ts";
 import type { PostgresEndpoint, RedisEndpoint } from "../clients/endpoints.ts";
 import type { S3Endpoint } from "../storage/s3-endpoint.ts";
 import type { StageProvider } from "./stage.ts";
+import type { StartedPostgres, StartedRedis } from "./started-servers.ts";
+
+export type { StartedPostgres, StartedRedis };
 
 // Endpoint types live with the clients and the storage; re-exported for existing callers.
 export type { PostgresEndpoint, RedisEndpoint, S3Endpoint };
-
-/** A PostgreSQL server this process started and will stop. */
-export interface StartedPostgres extends AsyncDisposable {
-  endpoint: PostgresEndpoint;
-  /** `15.18` style version string reported by the server. */
-  version: string;
-  /** Process id when it runs on this machine (tests check it is gone after stop). */
-  pid?: number;
-  /** Its temporary folder when it has one (tests check it is gone after stop). */
-  dir?: string;
-  stop(): Promise<void>;
-}
-
-/** A Redis server this process started and will stop. */
-export interface StartedRedis extends AsyncDisposable {
-  endpoint: RedisEndpoint;
-  version: string;
-  pid?: number;
-  dir?: string;
-  stop(): Promise<void>;
-}
 
 /** Everything the report should say about where the servers came from. */
 export interface TargetDescription {
