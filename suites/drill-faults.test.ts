@@ -33,7 +33,7 @@ describe("drill faults", () => {
     storage.client.destroy();
     expect(drill.backups).toEqual([]);
     // Two rounds of three dumps, and the physical base backup beside them.
-    expect(drill.backupErrors).toHaveLength(process.env.DR_TARGET === "containers" ? 6 : 7);
+    expect(drill.backupErrors).toHaveLength(7);
     expect(drill.backupErrors[0]).toContain("AccessDenied");
     expect(drill.recoveries.postgres.ok).toBe(false);
     expect(drill.recoveries.postgres.error).toBe("there are no complete PostgreSQL backups");

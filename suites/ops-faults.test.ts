@@ -30,7 +30,7 @@ describe("ops checks fail on real faults", () => {
   beforeAll(async () => {
     setup = await setUpDrill();
     setup.config.smoke.commands = [{ name: "manage.py check", command: ["sh", "-c", "echo 'SystemCheckError: 1 issue (models.E001)' >&2; exit 3"], timeoutMs: 10_000 }];
-    drill = await runDrillOn(setup, { corruptLatestPostgres: true, scenarios: [] });
+    drill = await runDrillOn(setup, { corruptLatestPostgres: true, scenarios: [], pitr: false });
   }, 600_000);
   afterAll(async () => {
     await setup?.stop();
