@@ -5,6 +5,15 @@ import type { MachineInfo } from "./machine-info.ts";
 import type { RssMeasurement } from "./measure-backup-rss.ts";
 import type { SeededFixtures } from "./seed-fixtures.ts";
 import type { TaskSummary } from "./summarize-task.ts";
+import type { CliOverhead } from "./cli-overhead.ts";
+import { gbPerMinute, medianSlices, type TimeSlice } from "./cli-steps.ts";
+import type { ProfileSummary } from "./cpu-profile.ts";
+
+/** Something the issue asks for that this run could not measure, and why. */
+export interface NotVerified {
+  what: string;
+  reason: string;
+}
 
 /** Everything one `node bench/index.ts` run measured: reports/bench.json is this object. */
 export interface BenchReport {
@@ -35,6 +44,16 @@ export interface BenchReport {
   /** age encryption in this process, dr-drill vs age-encryption (empty when BENCH_ONLY left it out). */
   ageCrypto: AgeCryptoCase[];
   goals: GoalReport;
+  /** pg_restore --jobs of every restore task (dr-drill's default here). */
+  restoreJobs: number;
+  /** Per CLI task (`cli-backup`, `cli-restore`), every iteration's cut of its wall time. */
+  breakdowns: Record<string, TimeSlice[][]>;
+  /** Where the CLI's extra seconds go (undefined when BENCH_ONLY left it out). */
+  overhead: CliOverhead | undefined;
+  /** What was not measured, with the reason. */
+  notVerified: NotVerified[];
+  /** The copy cluster the physical tools worked on. */
+  physical: { pgbackrestSettings: string; clusterBytes: number } | undefined;
 }
 
 const MIB = 1024 * 1024;
@@ -92,6 +111,122 @@ function renderTable(rows: readonly Record<string, string>[]): string {
   ].join("\n") + "\n";
 }
 
+/** `12.34 s` of a task's median, or `not run`. */
+function medianOf(tasks: Map<string, TaskSummary>, id: string): string {
+  const t = tasks.get(id);
+  return t ? formatSeconds(t.medianMs) : "not run";
+}
+
+/** The issue's side-by-side table: one row per job, one column per tool. */
+function makeSideBySideRows(report: BenchReport): Record<string, string>[] {
+  const tasks = new Map(report.tasks.map((t) => [t.id, t]));
+  return [
+    {
+      job: "back up",
+      "dr-drill CLI (as a user runs it)": medianOf(tasks, "cli-backup"),
+      "dr-drill in-process backupPostgres()": medianOf(tasks, "pipeline-age"),
+      "plain tool, local file": `pg_dump -Fc -Z${report.settings.compressionLevel} -f FILE: ${medianOf(tasks, "pg-dump-file")}`,
+      "reference dump-then-upload": medianOf(tasks, "sequential-plain"),
+      "pgBackRest full (whole cluster)": medianOf(tasks, "pgbackrest-backup"),
+      "dr-drill --physical (whole cluster)": medianOf(tasks, "cli-backup-physical"),
+    },
+    {
+      job: "restore (the RTO)",
+      "dr-drill CLI (as a user runs it)": medianOf(tasks, "cli-restore"),
+      "dr-drill in-process backupPostgres()": "-",
+      "plain tool, local file": `pg_restore -j${report.restoreJobs}: ${medianOf(tasks, "pg-restore-file")}`,
+      "reference dump-then-upload": "-",
+      "pgBackRest full (whole cluster)": `${medianOf(tasks, "pgbackrest-restore")} (restore + start until promoted)`,
+      "dr-drill --physical (whole cluster)": `${medianOf(tasks, "cli-restore-physical")} (restore + start until promoted + smoke checks)`,
+    },
+  ];
+}
+
+/** Restore rates: database bytes per minute of each restore task. */
+function makeRestoreRateRows(report: BenchReport): Record<string, string>[] {
+  return report.tasks.filter((t) => t.group === "postgres-restore").map((t) => ({
+    task: t.name,
+    "database restored": `${(t.inputBytes / 1e9).toFixed(2)} GB`,
+    median: formatSeconds(t.medianMs),
+    "GB/min": gbPerMinute(t.inputBytes, t.medianMs).toFixed(2),
+  }));
+}
+
+/** A breakdown table: median ms of each slice, with its share of the total. */
+function renderSlices(slices: readonly TimeSlice[]): string {
+  const total = slices.reduce((sum, s) => sum + s.ms, 0);
+  return renderTable(slices.map((s) => ({ part: s.name, median: formatSeconds(s.ms), share: total > 0 ? `${((s.ms / total) * 100).toFixed(0)} %` : "" })));
+}
+
+/** Phases of the profiled backup from the watched functions' first and last appearances. */
+function makeProfileTimeline(exitMs: number, p: ProfileSummary): Record<string, string>[] {
+  const boot = Math.max(0, exitMs - p.durationMs);
+  const main = p.firstSeenMs.main;
+  const backup = p.firstSeenMs.backupPostgres;
+  const manifest = p.lastSeenMs.writeManifest ?? p.lastSeenMs.backupPostgres;
+  if (main === undefined || backup === undefined || manifest === undefined) return [];
+  const rows: [string, number][] = [
+    ["Node boot (spawn to profile start)", boot],
+    ["loading the CLI's modules (profile start to main)", main],
+    ["main to backupPostgres (config, repository, HeadBucket, attempt record, source check, listr)", backup - main],
+    ["backupPostgres (first sample to the manifest written)", manifest - backup],
+    ["after the manifest (attempt outcome, summary, exit)", p.durationMs - manifest],
+  ];
+  return rows.map(([phase, ms]) => ({ phase, time: formatSeconds(ms) }));
+}
+
+/** The CLI overhead section: CLI vs in-process, the cut of the CLI's wall time, the pieces timed alone, the profile. */
+function renderOverhead(report: BenchReport): string[] {
+  const tasks = new Map(report.tasks.map((t) => [t.id, t]));
+  const cli = tasks.get("cli-backup");
+  const inProcess = tasks.get("pipeline-age");
+  const startup = tasks.get("cli-startup");
+  const lines: string[] = ["## Where the CLI backup's seconds go", ""];
+  if (cli && inProcess) {
+    lines.push(
+      `Same rounds: CLI backup ${formatSeconds(cli.medianMs)}, in-process backupPostgres() ${formatSeconds(inProcess.medianMs)}: ` +
+        `the CLI costs ${formatSeconds(cli.medianMs - inProcess.medianMs)} more (median of each). ` +
+        `${startup ? `A process that only loads the CLI (\`dr-drill --version\`) takes ${formatSeconds(startup.medianMs)}.` : ""}`,
+      "",
+    );
+  }
+  const backupRuns = report.breakdowns["cli-backup"];
+  if (backupRuns?.length) {
+    lines.push("The CLI backup's wall time cut at listr's `❯ Back up postgres` / `✔ Back up postgres` lines and the summary's `stored in` time (arrival times of its output; medians over the rounds):", "", renderSlices(medianSlices(backupRuns)));
+  }
+  const o = report.overhead;
+  if (o) {
+    lines.push(
+      `The pieces the backup command runs around backupPostgres(), timed alone in the bench process with the CLI's DR_* environment (median of ${o.pieces.runs}):`,
+      "",
+      renderTable(Object.entries(o.pieces.medianMs).map(([piece, ms]) => ({ piece, median: `${ms.toFixed(1)} ms` }))),
+    );
+    if (o.profile) {
+      const p = o.profile.profile;
+      lines.push(
+        `One profiled run: \`${o.profile.command}\`, ${formatSeconds(o.profile.exitMs)} from spawn to exit, profile ${formatSeconds(p.durationMs)} ` +
+          "(the profile starts after Node's own boot). Sampled time of the CLI's main thread by what was on top of the stack:",
+        "",
+        renderTable(Object.entries(p.byCategory).sort((a, b) => b[1] - a[1]).map(([category, ms]) => ({ category, time: formatSeconds(ms) }))),
+        `Before \`main\` first ran (${formatSeconds(p.firstSeenMs.main ?? 0)} after the profile's start; Node's own boot before the profile adds ${formatSeconds(Math.max(0, o.profile.exitMs - p.durationMs))}), the start-up's sampled time:`,
+        "",
+        renderTable(Object.entries(p.startupByCategory).sort((a, b) => b[1] - a[1]).map(([category, ms]) => ({ category, time: formatSeconds(ms) }))),
+        "The profiled run's timeline from when each phase's function was first on a sampled stack:",
+        "",
+        renderTable(makeProfileTimeline(o.profile.exitMs, p)),
+        "When each phase's function was first and last on a sampled stack (s after the profile's start):",
+        "",
+        renderTable(Object.keys(p.firstSeenMs).sort((a, b) => (p.firstSeenMs[a] ?? 0) - (p.firstSeenMs[b] ?? 0)).map((fn) => ({
+          function: fn,
+          "first seen": formatSeconds(p.firstSeenMs[fn] ?? 0),
+          "last seen": formatSeconds(p.lastSeenMs[fn] ?? 0),
+        }))),
+      );
+    }
+  }
+  return lines;
+}
+
 /** The short human summary written to reports/BENCH.md. */
 export function renderBenchMarkdown(report: BenchReport): string {
   const m = report.machine;
@@ -122,12 +257,23 @@ export function renderBenchMarkdown(report: BenchReport): string {
     `Command: \`${report.commands.run}\` (\`pnpm bench\` runs the same). tinybench: ${report.tinybench.rounds} rounds, each one Bench run over every task ` +
       `with ${report.tinybench.iterationsPerRound} iteration (time budget ${report.tinybench.time}, warmup ${report.tinybench.warmup}), so tools take turns. ` +
       `Load average (1/5/15 min) at start ${formatLoad(m.loadAverageAtStart)}, at end ${formatLoad(m.loadAverageAtEnd)} ` +
-      `(a load above ${m.cores} before the bench starts means other work shared the CPUs).`,
+      `(a load above ${m.cores} before the bench starts means other work shared the CPUs).` +
+      (Math.max(m.loadAverageAtStart[0] ?? 0, m.loadAverageAtEnd[0] ?? 0) > m.cores
+        ? ` **The load was above the ${m.cores} cores: other work (other engineers' test suites) shared the machine during this run, so every time here is inflated; the ratios, from interleaved rounds, are less affected than the absolute times.**`
+        : ""),
     "",
     `Fixtures: database ${(f.databaseBytes / 1e6).toFixed(0)} MB (pg_database_size), small database ${(f.smallDatabaseBytes / 1e6).toFixed(0)} MB, ` +
       `${f.mediaFiles} media files of ${(f.mediaBytes / 1e6).toFixed(0)} MB (largest ${(f.largestMediaFileBytes / 1e6).toFixed(2)} MB, ${f.mediaExcluded} clutter files excluded by both tools); ` +
       `pg_dump level -Z${report.settings.compressionLevel}.`,
     "",
+    "## What users run, side by side (medians)",
+    "",
+    `pg_restore --jobs=${report.restoreJobs} in every logical restore (dr-drill's default on ${m.cores} cores). ` +
+      (report.physical ? `The physical tools work on a pg_basebackup copy of the bench cluster (all its databases, ${(report.physical.clusterBytes / 1e9).toFixed(2)} GB) with archive_mode on; pgBackRest settings: ${report.physical.pgbackrestSettings}. ` : "") +
+      "dump-then-upload is the reference's script: pg_dump to a file, then the file uploaded with the AWS SDK (no encryption).",
+    "",
+    renderTable(makeSideBySideRows(report)),
+    ...(report.notVerified.length ? ["**Not verified:**", "", ...report.notVerified.map((n) => `- ${n.what}: ${n.reason}`), ""] : []),
     "## Goals and ratios",
     "",
     "Each ratio is a time of the reference side (pg_dump, sequential, rclone, unencrypted) divided by the time of dr-drill's side, " +
@@ -135,6 +281,13 @@ export function renderBenchMarkdown(report: BenchReport): string {
     "",
     ...makeGoalLines(report.goals).map((line) => `- ${line}`),
     "",
+    "## Restore rate and where the restore's time goes",
+    "",
+    renderTable(makeRestoreRateRows(report)),
+    ...(report.breakdowns["cli-restore"]?.length
+      ? ["dr-drill's logical restore cut at its own step lines (`… step` / `✔ step (time)`, arrival times; medians over the rounds):", "", renderSlices(medianSlices(report.breakdowns["cli-restore"]))]
+      : []),
+    ...renderOverhead(report),
     "## Timings",
     "",
     "CPU columns: median CPU seconds per iteration of this Node process (the dr-drill pipeline runs in it), its finished children " +

@@ -25,10 +25,15 @@ export interface BenchSettings {
   storage: S3StorageOptions;
   /** Task ids to run (BENCH_ONLY, comma separated, prefixes allowed; `age-crypto` for the age microbenchmark); empty runs them all. */
   only: string[];
+  /**
+   * A smoke run (BENCH_QUICK=1): a 100 MB database, 1 000 media files and 2 rounds unless
+   * given, so the whole bench is checked in a few minutes. Its figures are not the issue's.
+   */
+  quick: boolean;
 }
 
 /** The environment variables read, for the report's command line. */
-export const BENCH_ENV_NAMES = ["BENCH_PG_SIZE", "BENCH_PG_SMALL_SIZE", "BENCH_MEDIA_FILES", "BENCH_ITERATIONS", "BENCH_SEED", "BENCH_PLAIN", "BENCH_S3_PART_MIB", "BENCH_S3_QUEUE", "BENCH_ONLY", "DR_PG_COMPRESSION"] as const;
+export const BENCH_ENV_NAMES = ["BENCH_PG_SIZE", "BENCH_PG_SMALL_SIZE", "BENCH_MEDIA_FILES", "BENCH_ITERATIONS", "BENCH_SEED", "BENCH_PLAIN", "BENCH_S3_PART_MIB", "BENCH_S3_QUEUE", "BENCH_ONLY", "BENCH_QUICK", "DR_PG_COMPRESSION"] as const;
 
 const MIN_SMALL_PG_BYTES = 20e6;
 const MIB = 1024 * 1024;
@@ -51,15 +56,16 @@ function readCount(env: NodeJS.ProcessEnv, name: string, fallback: number, min: 
   return n;
 }
 
-/** Read the bench settings from the environment (defaults: the issue's 1 GB database and 10 000 files). */
+/** Read the bench settings from the environment (defaults: the issue's 1 GB database and 10 000 files; BENCH_QUICK=1: a smoke run). */
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
-  const pgBytes = readSize(env, "BENCH_PG_SIZE", 1e9);
+  const quick = env.BENCH_QUICK === "1";
+  const pgBytes = readSize(env, "BENCH_PG_SIZE", quick ? 100e6 : 1e9);
   const compressionLevel = buildConfig(undefined, env.DR_PG_COMPRESSION ? { DR_PG_COMPRESSION: env.DR_PG_COMPRESSION } : {}).postgres.compressionLevel;
   return {
     pgBytes,
     smallPgBytes: readSize(env, "BENCH_PG_SMALL_SIZE", Math.max(MIN_SMALL_PG_BYTES, Math.round(pgBytes / 10))),
-    mediaFiles: readCount(env, "BENCH_MEDIA_FILES", 10_000, 1),
-    iterations: readCount(env, "BENCH_ITERATIONS", 3, 1),
+    mediaFiles: readCount(env, "BENCH_MEDIA_FILES", quick ? 1_000 : 10_000, 1),
+    iterations: readCount(env, "BENCH_ITERATIONS", quick ? 2 : 3, 1),
     compressionLevel,
     seed: readCount(env, "BENCH_SEED", 42, 0),
     plainVariants: env.BENCH_PLAIN !== "0",
@@ -68,5 +74,6 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
       ...(env.BENCH_S3_QUEUE ? { queueSize: readCount(env, "BENCH_S3_QUEUE", 4, 1) } : {}),
     },
     only: (env.BENCH_ONLY ?? "").split(",").map((id) => id.trim()).filter(Boolean),
+    quick,
   };
 }

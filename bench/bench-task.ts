@@ -1,5 +1,5 @@
 /** Which side-by-side comparison a task belongs to. */
-export type BenchGroup = "postgres" | "media-first-sync" | "media-no-change";
+export type BenchGroup = "postgres" | "postgres-restore" | "cli-overhead" | "media-first-sync" | "media-no-change";
 
 /** One thing timed, with what a reader needs to judge the number. */
 export interface BenchTask {

@@ -43,20 +43,19 @@ export interface GoalReport {
 const MIB = 1024 * 1024;
 const RSS_LIMIT_MIB = 256;
 
+/** `slow / fast` for both statistics; undefined when either task did not run. */
+export function ratioOf(slow: Pick<TaskSummary, "medianMs" | "meanMs">, fast: Pick<TaskSummary, "medianMs" | "meanMs">, goal?: RatioGoal): { ratio: number; ratioOfMeans: number; met: boolean | undefined } {
+  const ratio = slow.medianMs / fast.medianMs;
+  return { ratio, ratioOfMeans: slow.meanMs / fast.meanMs, met: goal === undefined ? undefined : goal.op === ">=" ? ratio >= goal.value : ratio > goal.value };
+}
+
 /** `slow / fast` for both statistics: > 1 means `fast` wins; the goal, if any, applied to the median one. */
 function compareTimes(tasks: Map<string, TaskSummary>, label: string, slowId: string, fastId: string, goal?: RatioGoal): RatioCheck | undefined {
   const slow = tasks.get(slowId);
   const fast = tasks.get(fastId);
   if (!slow || !fast) return undefined;
-  const ratio = slow.medianMs / fast.medianMs;
-  return {
-    label,
-    formula: `median time of '${slow.name}' / median time of '${fast.name}'`,
-    ratio,
-    ratioOfMeans: slow.meanMs / fast.meanMs,
-    goal,
-    met: goal === undefined ? undefined : goal.op === ">=" ? ratio >= goal.value : ratio > goal.value,
-  };
+  const { ratio, ratioOfMeans, met } = ratioOf(slow, fast, goal);
+  return { label, formula: `median time of '${slow.name}' / median time of '${fast.name}'`, ratio, ratioOfMeans, goal, met };
 }
 
 /**
@@ -121,6 +120,16 @@ export function evaluateGoals(summaries: readonly TaskSummary[], rss: readonly R
     compareTimes(tasks, "pipeline vs sequential dump-then-upload, both encrypted", "sequential-age", "pipeline-age"),
     compareTimes(tasks, "unencrypted pipeline throughput vs plain pg_dump", "pg-dump-file", "pipeline-plain"),
     compareTimes(tasks, "cost of age in the pipeline (unencrypted / encrypted time)", "pipeline-plain", "pipeline-age"),
+    compareTimes(tasks, "CLI backup vs the reference's dump-then-upload (pg_dump -f FILE, then upload; goal >= 1.0x)", "sequential-plain", "cli-backup", { op: ">=", value: 1 }),
+    compareTimes(tasks, "CLI backup vs plain pg_dump to a local file", "pg-dump-file", "cli-backup"),
+    compareTimes(tasks, "CLI backup vs dump-then-upload, both encrypted", "sequential-age", "cli-backup"),
+    compareTimes(tasks, "CLI backup vs in-process backupPostgres() (CLI overhead: below 1 means the CLI costs more)", "pipeline-age", "cli-backup"),
+    compareTimes(tasks, "CLI restore vs plain pg_restore from a local file, same --jobs (goal >= 0.9x)", "pg-restore-file", "cli-restore", { op: ">=", value: 0.9 }),
+    compareTimes(tasks, "pgBackRest full backup vs CLI backup (whole cluster vs one database)", "pgbackrest-backup", "cli-backup"),
+    compareTimes(tasks, "pgBackRest restore + start vs CLI restore (whole cluster vs one database)", "pgbackrest-restore", "cli-restore"),
+    compareTimes(tasks, "pgBackRest full backup vs CLI backup --physical (same cluster)", "pgbackrest-backup", "cli-backup-physical"),
+    compareTimes(tasks, "pgBackRest restore + start vs CLI restore --physical --verify (same cluster)", "pgbackrest-restore", "cli-restore-physical"),
+    compareTimes(tasks, "CLI restore --physical --verify vs CLI logical restore", "cli-restore", "cli-restore-physical"),
     compareTimes(tasks, "media first sync: rclone / dr-drill with age (goal > 1x)", "rclone-first", "drdrill-first-age", { op: ">", value: 1 }),
     compareTimes(tasks, "media first sync: rclone / dr-drill without encryption", "rclone-first", "drdrill-first-plain"),
     compareTimes(tasks, "media no-change re-sync: rclone / dr-drill with age (goal > 1x)", "rclone-nochange", "drdrill-nochange-age", { op: ">", value: 1 }),

@@ -6,13 +6,12 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { generateIdentity, identityToRecipient } from "age-encryption";
 import { makeTempDir } from "../src/lifecycle/index.ts";
 import { startNativeTarget } from "../src/targets/native/native-target.ts";
 import type { NativeTarget } from "../src/targets/native/native-target.ts";
 import { runAgeCryptoBench } from "./age-crypto.ts";
 import { emptyBucket, openBenchBucket } from "./bench-bucket.ts";
-import { makeGoalLines, makeTaskRows, renderBenchMarkdown, type BenchReport } from "./bench-report.ts";
+import { makeGoalLines, makeTaskRows, renderBenchMarkdown, type BenchReport, type NotVerified } from "./bench-report.ts";
 import { BENCH_ENV_NAMES, readBenchSettings, type BenchSettings } from "./bench-settings.ts";
 import type { BenchTask } from "./bench-task.ts";
 import { findCpuWatch } from "./cpu-usage.ts";
@@ -23,33 +22,57 @@ import { describeMachine } from "./machine-info.ts";
 import { describeBackupChild, measureBackupRss, type RssMeasurement } from "./measure-backup-rss.ts";
 import { makeMediaLane } from "./media-lane.ts";
 import { makeDrDrillMediaTask, makeRcloneTask, type MediaBenchContext } from "./media-tasks.ts";
-import { makeDumpThenUploadTask, makePgDumpFileTask, makePipelineTask, type PostgresBenchContext } from "./postgres-tasks.ts";
+import { makeDumpThenUploadTask, makePgDumpFileTask, makePipelineTask } from "./postgres-tasks.ts";
 import { runRounds } from "./run-rounds.ts";
+import { makeIdentityFile } from "./bench-keys.ts";
+import { measureCliPieces, profileCliBackup, type CliOverhead } from "./cli-overhead.ts";
+import { type CliBenchContext, type CliBreakdowns, defaultRestoreJobs, makeCliBackupTask, makeCliRestoreTask, makeCliStartupTask, makePgRestoreTask } from "./cli-tasks.ts";
+import { openPhysicalCluster, readPgbackrestVersion, type PhysicalCluster } from "./physical-cluster.ts";
+import { makeDrDrillPhysicalTasks, makePgbackrestBackupTask, makePgbackrestRestoreTask } from "./physical-tasks.ts";
 import { seedFixtures, type SeededFixtures } from "./seed-fixtures.ts";
 import { readSourceState, type SourceState } from "./source-state.ts";
 
 const REPORT_DIR = fileURLToPath(new URL("../reports/", import.meta.url));
 const MIB = 1024 * 1024;
 
-/** The tasks of a round, in the order they run: PostgreSQL, then media (each first sync before its no-change re-sync). */
-function makeTasks(settings: BenchSettings, pg: PostgresBenchContext, media: MediaBenchContext): BenchTask[] {
+/** Whether a task id survives BENCH_ONLY. */
+function isSelected(settings: BenchSettings, id: string): boolean {
+  return settings.only.length === 0 || settings.only.some((prefix) => id.startsWith(prefix));
+}
+
+/**
+ * The tasks of a round, in the order they run: start-up, backups (plain tools, dr-drill in
+ * process and as a CLI, the physical tools), restores (each after the backups it reads),
+ * then media (each first sync before its no-change re-sync).
+ */
+function makeTasks(settings: BenchSettings, pg: CliBenchContext, media: MediaBenchContext, breakdowns: CliBreakdowns, cluster: PhysicalCluster | undefined): BenchTask[] {
   const plain = settings.plainVariants;
   const ageLane = makeMediaLane("bench-media-drdrill-age");
   const plainLane = makeMediaLane("bench-media-drdrill-plain");
   const rcloneLane = makeMediaLane("bench-media-rclone");
+  const pgbackrest = cluster?.pgbackrestConfig ? cluster : undefined;
+  const physical = cluster ? makeDrDrillPhysicalTasks(pg, cluster, cluster.clusterBytes) : [];
   const all = [
+    makeCliStartupTask(pg),
     makePgDumpFileTask(pg),
     makePipelineTask(pg, true),
+    makeCliBackupTask(pg, breakdowns),
     ...(plain ? [makePipelineTask(pg, false)] : []),
     makeDumpThenUploadTask(pg, false),
     ...(plain ? [makeDumpThenUploadTask(pg, true)] : []),
+    ...(pgbackrest ? [makePgbackrestBackupTask(pgbackrest, pgbackrest.clusterBytes)] : []),
+    ...physical.slice(0, 1),
+    makePgRestoreTask(pg),
+    makeCliRestoreTask(pg, breakdowns),
+    ...(pgbackrest ? [makePgbackrestRestoreTask(pgbackrest, pgbackrest.clusterBytes)] : []),
+    ...physical.slice(1),
     makeDrDrillMediaTask(media, ageLane, true, true),
     makeDrDrillMediaTask(media, ageLane, true, false),
     ...(plain ? [makeDrDrillMediaTask(media, plainLane, false, true), makeDrDrillMediaTask(media, plainLane, false, false)] : []),
     makeRcloneTask(media, rcloneLane, true),
     makeRcloneTask(media, rcloneLane, false),
   ];
-  return settings.only.length ? all.filter((task) => settings.only.some((id) => task.id.startsWith(id))) : all;
+  return all.filter((task) => isSelected(settings, task.id));
 }
 
 /** Peak RSS of one encrypted backup of each database, small one first, each in a fresh child process. */
@@ -107,23 +130,26 @@ function warnIfDirty(state: SourceState, when: string): void {
 async function main(): Promise<void> {
   const started = performance.now();
   const settings = readBenchSettings();
-  const machine = await describeMachine();
+  const machine = await describeMachine({ pgbackrest: (await readPgbackrestVersion()).version ?? "unavailable" });
   const sourceAtStart = await readSourceState();
   warnIfDirty(sourceAtStart, "at start");
   logStep(`settings ${JSON.stringify(settings)}; load average ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}`);
   const scratchDir = await makeTempDir("bench");
   const target = await startNativeTarget();
   const pids = target.pids();
+  let cluster: PhysicalCluster | undefined;
   try {
     const fixtures = await seedFixtures(target, settings);
-    const recipients = [await identityToRecipient(await generateIdentity())];
-    const pg: PostgresBenchContext = {
+    const keys = await makeIdentityFile(scratchDir);
+    const recipients = keys.recipients;
+    const pg: CliBenchContext = {
       target,
       databaseBytes: fixtures.databaseBytes,
       compressionLevel: settings.compressionLevel,
       recipients,
       scratchDir,
       storageOptions: settings.storage,
+      identityFile: keys.file,
     };
     const media: MediaBenchContext = {
       target,
@@ -133,8 +159,16 @@ async function main(): Promise<void> {
       scratchDir,
       storageOptions: settings.storage,
     };
-    const tasks = makeTasks(settings, pg, media);
-    const summaries = await runRounds(tasks, settings.iterations, findCpuWatch(pids));
+    const notVerified: NotVerified[] = [];
+    const wantsPhysical = ["pgbackrest-backup", "pgbackrest-restore", "cli-backup-physical", "cli-restore-physical"].some((id) => isSelected(settings, id));
+    cluster = wantsPhysical ? await openPhysicalCluster(target) : undefined;
+    if (cluster?.pgbackrestReason) notVerified.push({ what: "pgBackRest full backup and restore", reason: cluster.pgbackrestReason });
+    const breakdowns: CliBreakdowns = new Map();
+    const tasks = makeTasks(settings, pg, media, breakdowns, cluster);
+    const summaries = await runRounds(tasks, settings.iterations, findCpuWatch(cluster ? [...pids, cluster.server.pid] : pids));
+    const overhead: CliOverhead | undefined = isSelected(settings, "cli-overhead")
+      ? { pieces: await measureCliPieces(pg, Math.max(3, settings.iterations)), profile: await profileCliBackup(pg) }
+      : undefined;
     const rss = await measureRss(target, fixtures, recipients, settings);
     const runAge = settings.only.length === 0 || settings.only.includes("age-crypto");
     if (runAge) logStep("age encryption in this process: dr-drill vs age-encryption (tinybench)");
@@ -169,10 +203,16 @@ async function main(): Promise<void> {
       rss,
       ageCrypto,
       goals,
+      restoreJobs: defaultRestoreJobs(),
+      breakdowns: Object.fromEntries(breakdowns),
+      overhead,
+      notVerified,
+      physical: cluster ? { pgbackrestSettings: cluster.pgbackrestSettings, clusterBytes: cluster.clusterBytes } : undefined,
     };
     await writeReports(report);
     logStep(`wrote ${REPORT_DIR}bench.json and BENCH.md after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
+    await cluster?.stop();
     await target.stop();
     await rm(scratchDir, { recursive: true, force: true });
     const live = await findLivePids(pids);

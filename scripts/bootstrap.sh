@@ -4,7 +4,7 @@
 #
 #   bash scripts/bootstrap.sh               # Node >= 22.22, pnpm, PostgreSQL, Redis, age, promtool, deps
 #   bash scripts/bootstrap.sh --containers  # also Docker engine + debootstrap (containers target)
-#   bash scripts/bootstrap.sh --bench       # (rclone, for the media sync benchmark, is always installed)
+#   bash scripts/bootstrap.sh --bench       # also pgBackRest (Debian package), the comparison in `pnpm bench`
 set -euo pipefail
 
 MIN_NODE="22.22.0"
@@ -83,6 +83,10 @@ need age age
 need promtool prometheus
 # rclone fetches WAL in the test that restores a base backup with stock tools only.
 need rclone rclone
+# pgBackRest: the physical backup/restore `pnpm bench` compares dr-drill with (rclone is always installed).
+if [ "$want_bench" = 1 ]; then
+  need pgbackrest pgbackrest
+fi
 if [ "$want_containers" = 1 ]; then
   need dockerd docker.io
   need debootstrap debootstrap
