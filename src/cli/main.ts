@@ -1,17 +1,8 @@
 import { Command, CommanderError, Option } from "commander";
 import { EXIT_USAGE } from "../errors/index.ts";
-import { backupCommand } from "./commands/backup-command.ts";
-import { configCommand } from "./commands/config-command.ts";
-import { listCommand } from "./commands/list-command.ts";
-import { pruneCommand } from "./commands/prune-command.ts";
-import { restoreCommand } from "./commands/restore-command.ts";
-import { seedCommand } from "./commands/seed-command.ts";
-import { statusCommand } from "./commands/status-command.ts";
-import { verifyCommand } from "./commands/verify-command.ts";
 import { reportError } from "./output.ts";
 import { DrError } from "../errors/index.ts";
 import type { RestoreCommandOptions } from "./commands/restore-command.ts";
-import { openRepositorySession } from "./session.ts";
 
 const repoOption = () => new Option("--repo <name>", "the repository to read: primary (default) or replica (DR_REPLICA_S3_*), e.g. while the primary is down").choices(["primary", "replica"]);
 const targetOption = () => new Option("--target <kind>", "where the servers come from (overrides DR_TARGET)").choices(["native", "external", "containers"]);
@@ -25,6 +16,14 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...a
       process.exitCode = reportError(error);
     }
   };
+}
+
+/**
+ * A command whose module loads only when it runs: `dr-drill wal push` from archive_command
+ * or `--version` does not pay for the S3 SDK, ioredis and the drill (start-up is per call).
+ */
+function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<number>>): (...args: A) => Promise<void> {
+  return action(async (...args: A) => (await load())(...args));
 }
 
 /** The dr-drill command line (thin: every command calls into the domain modules). */
@@ -52,7 +51,7 @@ export function buildProgram(): Command {
     .option("--allow-unencrypted", "store plaintext when no age recipient is configured")
     .option("--physical", "postgres only: a physical base backup (pg_basebackup tar) for point-in-time recovery; its WAL must reach the archive (wal stream or wal push)")
     .option("--prune", "apply retention after every backup succeeded")
-    .action(action(backupCommand));
+    .action(lazy(async () => (await import("./commands/backup-command.ts")).backupCommand));
 
   program.command("list")
     .description("list backups and their status")
@@ -60,7 +59,7 @@ export function buildProgram(): Command {
     .addOption(targetOption())
     .addOption(repoOption())
     .option("--json", "machine-readable output")
-    .action(action(listCommand));
+    .action(lazy(async () => (await import("./commands/list-command.ts")).listCommand));
 
   program.command("verify")
     .description("re-download, check SHA-256, decrypt and read backups with their own tools")
@@ -71,7 +70,7 @@ export function buildProgram(): Command {
     .option("--backup <id>", "a specific backup")
     .option("--all", "every complete backup")
     .option("--json", "machine-readable output")
-    .action(action(verifyCommand));
+    .action(lazy(async () => (await import("./commands/verify-command.ts")).verifyCommand));
 
   program.command("prune")
     .description("apply retention; never deletes the newest good backup")
@@ -79,7 +78,7 @@ export function buildProgram(): Command {
     .addOption(targetOption())
     .addOption(repoOption())
     .option("--dry-run", "list what would be deleted")
-    .action(action(pruneCommand));
+    .action(lazy(async () => (await import("./commands/prune-command.ts")).pruneCommand));
 
   program.command("restore")
     .description("restore a backup into a new database or an empty folder")
@@ -97,7 +96,7 @@ export function buildProgram(): Command {
     .action(action(async (which: string, opts: RestoreCommandOptions & { physical?: boolean; toTime?: string; toLsn?: string; verify?: boolean }) => {
       if (!opts.physical) {
         if (opts.toTime || opts.toLsn || opts.verify) throw new DrError("CONFIG_INVALID", "unable to restore: --to-time, --to-lsn and --verify need --physical", { exitCode: 2 });
-        return await restoreCommand(which, opts);
+        return await (await import("./commands/restore-command.ts")).restoreCommand(which, opts);
       }
       if (which !== "postgres") throw new DrError("CONFIG_INVALID", `unable to restore ${which} --physical: only PostgreSQL has physical backups`, { exitCode: 2 });
       return await (await import("./commands/restore-physical-command.ts")).restorePhysicalCommand(opts);
@@ -110,7 +109,7 @@ export function buildProgram(): Command {
     .addOption(targetOption())
     .action(action(async (path: string, opts: { target?: string }) => {
       const { walPushCommand } = await import("./commands/wal-command.ts");
-      await using session = await openRepositorySession({ target: opts.target });
+      await using session = await (await import("./session.ts")).openRepositorySession({ target: opts.target });
       return await walPushCommand(session.repository, path);
     }));
   wal.command("fetch")
@@ -122,7 +121,7 @@ export function buildProgram(): Command {
       // Any failure but "not found" must stop recovery: PostgreSQL reads 1-125 as the end of WAL.
       try {
         const { walFetchCommand } = await import("./commands/wal-command.ts");
-        await using session = await openRepositorySession({ target: opts.target });
+        await using session = await (await import("./session.ts")).openRepositorySession({ target: opts.target });
         process.exitCode = await walFetchCommand(session.repository, name, destination);
       } catch (error) {
         reportError(error);
@@ -135,7 +134,7 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .action(action(async (opts: { target?: string; json?: boolean }) => {
       const { walVerifyCommand } = await import("./commands/wal-command.ts");
-      await using session = await openRepositorySession({ target: opts.target });
+      await using session = await (await import("./session.ts")).openRepositorySession({ target: opts.target });
       return await walVerifyCommand(session.repository, opts);
     }));
   wal.command("stream")
@@ -152,18 +151,18 @@ export function buildProgram(): Command {
     .addOption(repoOption())
     .option("--json", "machine-readable output")
     .option("--prometheus <file>", "write a node_exporter textfile (atomically: temp file + rename)")
-    .action(action(statusCommand));
+    .action(lazy(async () => (await import("./commands/status-command.ts")).statusCommand));
 
   program.command("seed")
     .description("fill the embedded servers with the DeltaCrown fixtures and print what is there")
     .addOption(targetOption())
     .option("--size <size>", "PostgreSQL fixture size (default 50MB, or DR_FIXTURE_SIZE)")
-    .action(action(seedCommand));
+    .action(lazy(async () => (await import("./commands/seed-command.ts")).seedCommand));
 
   program.command("config")
     .description("print the effective configuration (secrets masked)")
     .addOption(targetOption())
-    .action(action(configCommand));
+    .action(lazy(async () => (await import("./commands/config-command.ts")).configCommand));
 
   return program;
 }

@@ -2,7 +2,6 @@ import { join } from "node:path";
 import { formatBytes, formatDuration } from "../../config/index.ts";
 import type { StartedTarget } from "../../targets/index.ts";
 import { applyRetention, planComponentRetention, resolveRecipients, runBackup, type BackupContext } from "../../components/index.ts";
-import { isSeeded, seedSource } from "../../../fixtures/seed-source.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { measureReplicaLag, openRepository, replicateBackup, type Repository } from "../../repository/index.ts";
 import { readManifest, type BackupManifest } from "../../manifest/index.ts";
@@ -53,9 +52,11 @@ export async function backupCommand(which: string, options: BackupCommandOptions
   // The repository's recipients include those of a configured identity file (or the workspace key).
   const recipients = resolveRecipients({ ...config, encryption: { ...config.encryption, recipients: repository.recipients } }, Boolean(options.allowUnencrypted));
   await repository.storage.check();
-  if (session.workspace && !(await isSeeded(session.workspace))) {
+  // The fixtures load only on the embedded workspace: a production backup does not pay for them.
+  const seeding = session.workspace ? await import("../../../fixtures/seed-source.ts") : undefined;
+  if (session.workspace && seeding && !(await seeding.isSeeded(session.workspace))) {
     say("Seeding the embedded servers with the DeltaCrown fixtures (first run of this workspace)...");
-    await seedSource(session.workspace, config);
+    await seeding.seedSource(session.workspace, config);
   }
   const manifests: BackupManifest[] = [];
   const copies: string[] = [];
