@@ -18,7 +18,7 @@ import {
 } from "../src/components/index.ts";
 import { buildConfig, type DrConfig } from "../src/config/index.ts";
 import { DrError, isDrError } from "../src/errors/index.ts";
-import { makeTempDir, pendingCleanups, removeTempDir } from "../src/lifecycle/index.ts";
+import { makeTempDir, pendingCleanups, removeTempDir, waitUntil } from "../src/lifecycle/index.ts";
 import { createStorage } from "../src/storage/index.ts";
 import { RUN_LABEL } from "../src/targets/containers/container-run.ts";
 import { startContainersTarget } from "../src/targets/containers/containers-target.ts";
@@ -203,6 +203,35 @@ describe.skipIf(problem !== undefined)(`containers target${problem ? " (skipped:
     // The scratch containers were never stopped on their own: the target's stop took them.
     expect(await listRunContainers(target.runId)).toEqual([]);
     expect(pendingCleanups()).toBe(0);
+  });
+
+  it("a scenario stage copies the source as a streaming standby; the password is in a file, not in the container's environment", async () => {
+    const target = await startContainersTarget(config);
+    try {
+      if (!target.stages.available) throw new Error(`containers stages unavailable: ${target.stages.reason}`);
+      await using stage = await target.stages.open();
+      const standby = await stage.copyPostgres(target.postgres, { standby: true, label: "standby-test" });
+      await queryPostgres(target.postgres, "CREATE TABLE stage_probe AS SELECT 42 AS answer");
+      // The walreceiver authenticates with what pg_basebackup -R wrote from the password file.
+      const seen = await waitUntil(async () => {
+        const rows = await queryPostgres<{ answer: number }>(standby.endpoint, "SELECT answer FROM stage_probe").catch(() => []);
+        return rows[0]?.answer;
+      }, { timeoutMs: 30_000 });
+      expect(seen).toBe(42);
+      const [receiver] = await queryPostgres<{ status: string; recovering: boolean }>(standby.endpoint, "SELECT status, pg_is_in_recovery() AS recovering FROM pg_stat_wal_receiver");
+      expect(receiver).toEqual({ status: "streaming", recovering: true });
+      const client = await getContainerRuntimeClient();
+      const everyContainer = await client.container.dockerode.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${target.runId}`] } });
+      const inspected = await Promise.all(everyContainer.map((c) => client.container.dockerode.getContainer(c.Id).inspect()));
+      const copy = inspected.find((info) => JSON.stringify(info.Config.Entrypoint).includes("pg_basebackup"));
+      expect(copy, `the copy's container among the run's ${everyContainer.length}`).toBeDefined();
+      expect(JSON.stringify(copy!.Config.Env)).toContain("PGPASSFILE=");
+      expect(JSON.stringify(copy!.Config.Env)).not.toContain(target.postgres.password!);
+      expect(JSON.stringify(copy!.Config)).not.toContain(target.postgres.password!);
+    } finally {
+      await target.stop();
+    }
+    expect(await listRunContainers(target.runId)).toEqual([]);
   });
 
   it("drills existing backups in a containers sandbox: the scratch server comes from the backup's major, and goes with the sandbox", async () => {

@@ -31,6 +31,15 @@ async function bridgeAddress(client: ContainerRuntimeClient, containerId: string
   return address;
 }
 
+/** Where a stage container finds the source's password for pg_basebackup (a file, never the environment). */
+const PGPASS_PATH = "/run/dr-drill/pgpass";
+
+/** One libpq password-file line for any host, port and database of `user` (':' and '\\' escaped as libpq reads them). */
+export function pgpassLine(user: string, password: string): string {
+  const escape = (text: string) => text.replace(/[\\:]/g, (c) => `\\${c}`);
+  return `*:*:*:${escape(user)}:${escape(password)}\n`;
+}
+
 /** Wait until a PostgreSQL answers queries (after a start or a restart). */
 async function waitForPostgres(endpoint: PostgresEndpoint): Promise<void> {
   await waitUntil(async () => {
@@ -80,9 +89,12 @@ export function startContainersStage(options: ContainersStageOptions): ScenarioS
       await mkdir(dataDir);
       const port = await findFreePort();
       // First start: copy, then the image's own entrypoint; a restart finds the data and only starts it.
-      const script = `if [ ! -s "$PGDATA/PG_VERSION" ]; then pg_basebackup -D "$PGDATA" -h ${sourceAddress} -p 5432 -U ${source.user} --checkpoint=fast --wal-method=stream --no-sync${copyOptions.standby ? " --write-recovery-conf" : ""}; fi && exec docker-entrypoint.sh postgres`;
+      // The password file goes to the postgres user: a standby's walreceiver reads it too (pg_basebackup -R names it in primary_conninfo).
+      const script = `chown postgres "$PGPASSFILE" 2>/dev/null; if [ ! -s "$PGDATA/PG_VERSION" ]; then pg_basebackup -D "$PGDATA" -h ${sourceAddress} -p 5432 -U ${source.user} --checkpoint=fast --wal-method=stream --no-sync${copyOptions.standby ? " --write-recovery-conf" : ""}; fi && exec docker-entrypoint.sh postgres`;
       const container = own(await new GenericContainer(images.postgres)
-        .withEnvironment({ PGPASSWORD: source.password ?? "", PGDATA })
+        // The password in a file, not in the container's environment, which `docker inspect` shows.
+        .withEnvironment({ PGPASSFILE: PGPASS_PATH, PGDATA })
+        .withCopyContentToContainer(source.password === undefined ? [] : [{ content: pgpassLine(source.user, source.password), target: PGPASS_PATH, mode: 0o600 }])
         .withBindMounts([{ source: dataDir, target: PGDATA }])
         .withEntrypoint(["bash", "-c", script])
         .withExposedPorts({ container: 5432, host: port })
