@@ -75,7 +75,7 @@ export function makePgbackrestRestoreTask(cluster: PhysicalCluster, databaseByte
 /**
  * dr-drill's physical path on the copy cluster: `dr-drill wal stream` runs for the whole
  * bench (started before the rounds, untimed), `backup postgres --physical` streams
- * pg_basebackup's tar through age to S3 and waits for its WAL, `restore postgres --physical
+ * pg_basebackup's tar through zstd and age to S3 and waits for its WAL, `restore postgres --physical
  * --latest --verify` unpacks it, fetches the WAL, starts it until promoted and runs the
  * smoke checks.
  */
@@ -92,7 +92,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
     name: "node bin/dr-drill.js backup postgres --physical",
     group: "postgres",
     command: `DR_TARGET=external … ${describeCli(["backup", "postgres", "--physical"])} (with '${describeCli(["wal", "stream", "--spool", "DIR"])}' running)`,
-    notes: "base backup of the copy cluster (the whole cluster), pg_basebackup tar | sha256 | age | S3, waits until its WAL is archived",
+    notes: "base backup of the copy cluster (the whole cluster), pg_basebackup tar | zstd -1 (in-process) | sha256 | age | S3 as base.tar.zst.age, waits until its WAL is archived",
     inputBytes: databaseBytes,
     facts: [],
     setup: async () => {
@@ -116,7 +116,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
     name: "node bin/dr-drill.js restore postgres --physical --latest --verify",
     group: "postgres-restore",
     command: `DR_TARGET=external … ${describeCli(["restore", "postgres", "--physical", "--into", "NEWDIR", "--latest", "--verify"])}`,
-    notes: "newest base backup plus its WAL, unpacked while fetched, started until promoted, smoke checks (the whole cluster)",
+    notes: "newest base backup (S3 | age -d | zstd -d in-process | tar -x, no temp copy) plus its WAL, unpacked while fetched, started until promoted, smoke checks (the whole cluster)",
     inputBytes: databaseBytes,
     facts: [],
     beforeEach: async () => {

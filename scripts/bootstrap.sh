@@ -83,6 +83,7 @@ need age age
 need promtool prometheus
 # rclone fetches WAL in the test that restores a base backup with stock tools only.
 need rclone rclone
+need zstd zstd
 # pgBackRest: the physical backup/restore `pnpm bench` compares dr-drill with (rclone is always installed).
 if [ "$want_bench" = 1 ]; then
   need pgbackrest pgbackrest

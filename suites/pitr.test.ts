@@ -3,6 +3,7 @@ import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createZstdDecompress } from "node:zlib";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +11,11 @@ import { connectPostgres } from "../src/clients/index.ts";
 import type { BackupContext } from "../src/components/index.ts";
 import { backupPostgresPhysical } from "../src/components/postgres/physical-backup.ts";
 import { restorePostgresPhysical } from "../src/components/postgres/physical-restore.ts";
+import { uploadPart } from "../src/components/upload-part.ts";
+import { decryptStream } from "../src/crypto/age.ts";
+import { fetchWalFile } from "../src/components/wal/wal-fetch.ts";
+import { pushWalFile } from "../src/components/wal/wal-push.ts";
+import { segmentFileName } from "../src/components/wal/wal-names.ts";
 import { checkBaseBackupWal, checkPhysicalBackup } from "../src/components/postgres/physical-verify.ts";
 import { startRestoredPostgres } from "../src/components/postgres/restored-postgres.ts";
 import { verifyWalArchive } from "../src/components/wal/wal-verify.ts";
@@ -19,7 +25,7 @@ import { buildConfig } from "../src/config/index.ts";
 import { DrError } from "../src/errors/index.ts";
 import { runCommand, startCommand } from "../src/exec/index.ts";
 import { makeTempDir, removeTempDir, waitUntil } from "../src/lifecycle/index.ts";
-import type { BackupManifest } from "../src/manifest/index.ts";
+import { type BackupManifest, writeManifest } from "../src/manifest/index.ts";
 import { S3Storage } from "../src/storage/index.ts";
 import { postgresOsUser, startNativeS3 } from "../src/targets/index.ts";
 import type { StartedS3 } from "../src/targets/native/native-s3.ts";
@@ -122,7 +128,10 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
   it("takes a base backup whose WAL is archived, then rows are deleted at T; restore --to-time T-1s brings them back and later rows are absent", async () => {
     base = await backupPostgresPhysical(backupContext(source.endpoint));
     expect(base.format).toBe("pg_basebackup tar");
-    expect(base.parts[0]!.key).toMatch(/^postgres\/\d{8}T\d{9}Z\/base\.tar\.age$/);
+    expect(base.compression).toBe("zstd");
+    expect(base.parts[0]!.key).toMatch(/^postgres\/\d{8}T\d{9}Z\/base\.tar\.zst\.age$/);
+    // Compressed: the stored object is well under the tar it holds.
+    expect(base.parts[0]!.plainSize).toBeLessThan(base.physical!.bytes / 2);
     expect(base.physical).toMatchObject({ timeline: 1, walSegmentBytes: 16 * 1024 * 1024 });
     expect(base.physical!.startWalFile <= base.physical!.stopWalFile).toBe(true);
     expect(await storage.stat(`wal/${base.physical!.stopWalFile}.age`)).toBeDefined();
@@ -170,7 +179,7 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     await query(server.endpoint, "INSERT INTO precious VALUES (1000, 'after restore')");
   });
 
-  it("restores with stock tools only: rclone + age -d + tar -x, restore_command fetching wal/%f.age with rclone and age -d", async () => {
+  it("restores with stock tools only: rclone + age -d + zstd -d + tar -x, restore_command fetching wal/%f.age with rclone and age -d", async () => {
     const work = await scratchDir("pitr-stock");
     const rcloneConf = join(work, "rclone.conf");
     const { endpoint, credentials, bucket } = s3.endpoint;
@@ -180,7 +189,7 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     await mkdir(data, { mode: 0o700 });
     if (osUser) await chown(data, osUser.uid, osUser.gid);
     // The README's commands, as a shell would run them.
-    await runCommand("sh", ["-c", `rclone --config ${rcloneConf} cat repo:${bucket}/${base.parts[0]!.key} | age -d -i ${identityFile} | tar -x -C ${data}`], { asUser: osUser, timeoutMs: 120_000 });
+    await runCommand("sh", ["-c", `rclone --config ${rcloneConf} cat repo:${bucket}/${base.parts[0]!.key} | age -d -i ${identityFile} | zstd -d | tar -x -C ${data}`], { asUser: osUser, timeoutMs: 120_000 });
     const restoreCommand = `rclone --config ${rcloneConf} copyto repo:${bucket}/wal/%f.age %p.age && age -d -i ${identityFile} -o %p %p.age; rc=$?; rm -f %p.age; exit $rc`;
     const restoreTo = new Date(target.getTime() - 1000);
     await writeFile(join(data, "postgresql.auto.conf"), `\nrestore_command = '${restoreCommand}'\nrecovery_target_time = '${restoreTo.toISOString().replace("T", " ").replace("Z", "+00")}'\nrecovery_target_action = 'promote'\narchive_mode = 'off'\n`, { flag: "a" });
@@ -192,6 +201,37 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     expect(Number(precious!.n)).toBe(100);
     const [beats] = await query<{ newest: Date }>(server.endpoint, "SELECT max(at) AS newest FROM beats");
     expect(beats!.newest.getTime()).toBeLessThanOrEqual(restoreTo.getTime());
+  });
+
+  it("a base backup stored before compression (base.tar.age, compression 'none') still verifies and restores", async () => {
+    // The same base backup as older versions stored it: the plain tar, encrypted, under its old
+    // name, its manifest saying 'none', with the WAL it needs, in a repository of its own.
+    const legacy = new S3Storage({ ...s3.endpoint, prefix: "legacy/" });
+    cleanups.push(async () => legacy.client.destroy());
+    const oldKey = base.parts[0]!.key.replace(/base\.tar\.zst\.age$/, "base.tar.age");
+    const tar = (await decryptStream(await storage.get(base.parts[0]!.key), [identity], base.id)).pipe(createZstdDecompress());
+    const part = await uploadPart({ storage: legacy, key: oldKey, source: tar, recipients: [recipient] });
+    expect(part.plainSize).toBe(base.physical!.bytes);
+    const old: BackupManifest = { ...base, compression: "none", parts: [part], storedBytes: part.size };
+    await writeManifest(legacy, old);
+    const work = await scratchDir("pitr-legacy");
+    const start = BigInt(`0x${base.physical!.startWalFile.slice(16)}`);
+    const stop = BigInt(`0x${base.physical!.stopWalFile.slice(16)}`);
+    for (let segment = start; segment <= stop; segment += 1n) {
+      const name = segmentFileName(base.physical!.timeline, segment);
+      await fetchWalFile({ storage, identities: [identity], name, destination: join(work, name) });
+      await pushWalFile({ storage: legacy, recipients: [recipient], path: join(work, name) });
+    }
+
+    const checks = await checkPhysicalBackup({ storage: legacy, manifest: old, identities: [identity] });
+    expect(checks.map((c) => `${c.name}: ${c.status}`)).toEqual(["SHA-256 (stored and plain): ok", "tar -t: ok", "WAL range present: ok"]);
+    const into = join(work, "data");
+    const restored = await restorePostgresPhysical({ storage: legacy, identities: [identity], into, target: { kind: "latest" } });
+    expect(restored.backupId).toBe(base.id);
+    await using server = await startRestoredPostgres(into);
+    // The state at the base backup: the tables made after it do not exist there.
+    const [row] = await query<{ n: string }>(server.endpoint, "SELECT count(*) AS n FROM pg_class WHERE relname IN ('precious', 'beats')");
+    expect(Number(row!.n)).toBe(0);
   });
 
   it("wal push: the same content again exits 0, other content under a stored name is refused naming the segment", async () => {

@@ -9,12 +9,11 @@ import { gateOnCompletion } from "../../streams/exit-gate.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
 import { uploadPart } from "../upload-part.ts";
 import { DEFAULT_SEGMENT_BYTES, describeSegmentRange, formatLsn, parseLsn, parseWalFileName, segmentBeforeLsn, segmentFileName, segmentOfLsn, walKey } from "../wal/wal-names.ts";
+import { BASE_TAR_ZST, BASE_ZSTD, createBaseCompressor } from "./base-compression.ts";
 import { assertToolNotOlder, parseToolVersion } from "./pg-tool-version.ts";
 import { TarEntryCapture } from "./tar-entries.ts";
 
 const BASEBACKUP_TIMEOUT_MS = 12 * 3_600_000;
-/** The file name of a base backup's tar stream inside its folder (before `.age`). */
-export const BASE_TAR = "base.tar";
 
 export interface PhysicalBackupOptions {
   /** How long to wait for the WAL the backup needs (start..stop segment) to reach the archive; default 120 s. */
@@ -59,8 +58,10 @@ export async function waitForArchivedWal(storage: Storage, timeline: number, fir
 
 /**
  * A physical base backup: `pg_basebackup --format=tar --wal-method=none -D -` over the
- * replication protocol, its tar stream hashed, age-encrypted and uploaded as
- * `postgres/<stamp>/base.tar.age` with nothing on disk. WAL is not in the tar: it comes from
+ * replication protocol, its tar stream read for backup_label/backup_manifest, zstd-compressed
+ * in-process (level 1), hashed, age-encrypted and uploaded as `postgres/<stamp>/base.tar.zst.age`
+ * with nothing on disk. Compressing here rather than in the walsender (server-zstd) keeps
+ * backup_manifest: pg_basebackup cannot inject it into a compressed stream on stdout. WAL is not in the tar: it comes from
  * the archive (`wal stream` or archive_command). The backup is complete only once the WAL
  * from its start to its stop segment is in the archive (pg_basebackup ends by switching
  * segments, so the stop segment is finished): it waits for that, and only then writes the
@@ -72,7 +73,7 @@ export async function backupPostgresPhysical(ctx: BackupContext, options: Physic
   const started = now();
   const id = makeBackupId("postgres", started);
   const source = describePostgres(ctx.postgres);
-  const key = `${backupFolder(id)}${BASE_TAR}${encryptedSuffix(ctx.recipients)}`;
+  const key = `${backupFolder(id)}${BASE_TAR_ZST}${encryptedSuffix(ctx.recipients)}`;
   let uploaded = false;
   try {
     const tool = findBinary("pg_basebackup");
@@ -89,13 +90,14 @@ export async function backupPostgresPhysical(ctx: BackupContext, options: Physic
     });
     const gate = gateOnCompletion(finished);
     const capture = new TarEntryCapture(["backup_label", "backup_manifest"]);
-    pipeline(child.stdout!, gate, capture, () => undefined);
+    const compressor = createBaseCompressor();
+    pipeline(child.stdout!, gate, capture, compressor, () => undefined);
     uploaded = true;
     const settled = await Promise.allSettled([
       uploadPart({
         storage: ctx.storage,
         key,
-        source: capture,
+        source: compressor,
         recipients: ctx.recipients,
         signal: ctx.signal,
         metadata: { "dr-drill-id": id, "backup-time": started.toISOString(), "db-version": serverVersion },
@@ -132,7 +134,7 @@ export async function backupPostgresPhysical(ctx: BackupContext, options: Physic
       startWalFile: segmentFileName(range.timeline, first, segmentBytes),
       stopWalFile: segmentFileName(range.timeline, last, segmentBytes),
       walSegmentBytes: segmentBytes,
-      bytes: part.plainSize,
+      bytes: capture.bytes,
       consistentAt: stoppedAt.toISOString(),
     };
     const manifest: BackupManifest = {
@@ -144,7 +146,7 @@ export async function backupPostgresPhysical(ctx: BackupContext, options: Physic
       finishedAt: now().toISOString(),
       consistentAt: stoppedAt.toISOString(),
       format: "pg_basebackup tar",
-      compression: "none",
+      compression: BASE_ZSTD,
       parts: [part],
       storedBytes: part.size,
       encryption: describeEncryption(ctx.recipients),

@@ -10,6 +10,7 @@ import { downloadPart, partOf } from "../download-part.ts";
 import { findGaps, listWalArchive, readTimelineHistories, walChain, type TimelineHistories, type WalArchive, type WalGap } from "../wal/wal-archive.ts";
 import { fetchWalFile } from "../wal/wal-fetch.ts";
 import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOfLsn } from "../wal/wal-names.ts";
+import { assertBaseCompression, makeBaseTarSink } from "./base-compression.ts";
 import { startSegmentOf } from "./physical-backup.ts";
 
 /** Where recovery should stop. */
@@ -202,13 +203,14 @@ async function chownTree(dir: string): Promise<void> {
   for (const entry of await readdir(dir, { recursive: true })) await chown(join(dir, entry), user.uid, user.gid);
 }
 
-/** Download, decrypt and untar the base backup into dir (`tar -x` reading stdin). */
+/** Download, decrypt, decompress (zstd, when the manifest says so) and untar the base backup into dir (`tar -x` reading stdin). */
 async function unpackBase(options: PhysicalRestoreOptions, backup: BackupManifest, dir: string): Promise<void> {
   const tar = findBinary("tar");
   const args = ["-x", "-f", "-", "-C", dir];
   const child = startCommand(tar, args, { stdout: "ignore", timeoutMs: 12 * 3_600_000, signal: options.signal });
   child.stdin!.on("error", () => undefined);
-  const download = downloadPart(partOf({ storage: options.storage, manifest: backup, identities: options.identities, signal: options.signal }), child.stdin!);
+  const sink = makeBaseTarSink(backup, child.stdin!, "restore backup");
+  const download = downloadPart(partOf({ storage: options.storage, manifest: backup, identities: options.identities, signal: options.signal }), sink);
   const [downloaded, exited] = await Promise.allSettled([download, child]);
   if (downloaded.status === "rejected") {
     child.kill("SIGTERM");
@@ -221,7 +223,7 @@ async function unpackBase(options: PhysicalRestoreOptions, backup: BackupManifes
 /**
  * Restore a physical base backup to a point in time, leaving a self-contained data
  * directory: the base backup chosen for the target is streamed (download -> stored SHA-256 ->
- * age -> plain SHA-256 -> `tar -x`), and at the same time the WAL recovery needs is fetched,
+ * age -> plain SHA-256 -> zstd -d when compressed -> `tar -x`), and at the same time the WAL recovery needs is fetched,
  * hash-checked and decrypted into `<dir>/dr-drill-wal/`. postgresql.auto.conf gets a
  * restore_command that copies from that folder (relative to the data directory), the
  * recovery target, recovery_target_action = promote and archive_mode = off (the restored
@@ -239,6 +241,7 @@ export async function restorePostgresPhysical(options: PhysicalRestoreOptions): 
   const backup = chooseBackup(backups, archive, options.target, id);
   const histories: TimelineHistories = archive.histories.size ? await readTimelineHistories(options.storage, archive, options.identities) : new Map();
   const plan = planWal(backup, archive, histories, options.target, id);
+  assertBaseCompression(backup, "restore backup");
   await prepareDataDir(dir, id);
   const walDir = join(dir, RESTORE_WAL_DIR);
   let walBytes = 0;

@@ -5,6 +5,7 @@ import type { Storage } from "../../storage/storage.ts";
 import { downloadPart, partOf } from "../download-part.ts";
 import { findGaps, listWalArchive } from "../wal/wal-archive.ts";
 import { parseWalFileName } from "../wal/wal-names.ts";
+import { assertBaseCompression, makeBaseTarSink } from "./base-compression.ts";
 
 /** One check's outcome (the shape verify-backup's CheckResult has). */
 export interface PhysicalCheck {
@@ -32,17 +33,19 @@ export async function checkBaseBackupWal(storage: Storage, manifest: BackupManif
 
 /**
  * Verify a physical base backup from the repository: download, stored SHA-256, age, plain
- * SHA-256 (downloadPart), read by `tar -t` to the end with the files a data directory
+ * SHA-256 (downloadPart), zstd frames and their checksums when compressed, read by `tar -t` to the end with the files a data directory
  * cannot start without, and its own WAL range in the archive. Throws a DrError for a
  * failure while reading (corrupt object, wrong key), as the other verifications do.
  */
 export async function checkPhysicalBackup(options: { storage: Storage; manifest: BackupManifest; identities: readonly string[]; signal?: AbortSignal }): Promise<PhysicalCheck[]> {
   const { manifest } = options;
+  assertBaseCompression(manifest, "verify backup");
   const tar = findBinary("tar");
   const args = ["-t", "-f", "-"];
   const child = startCommand(tar, args, { timeoutMs: 6 * 3_600_000, signal: options.signal });
   child.stdin!.on("error", () => undefined);
-  const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(options), child.stdin!), child]);
+  const sink = makeBaseTarSink(manifest, child.stdin!, "verify backup");
+  const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(options), sink), child]);
   if (downloaded.status === "rejected") {
     child.kill("SIGTERM");
     throw downloaded.reason;

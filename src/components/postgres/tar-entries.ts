@@ -37,6 +37,7 @@ export class TarEntryCapture extends Transform {
   #name: string | undefined;
   #chunks: Buffer[] = [];
   #ended = false;
+  #bytes = 0;
 
   constructor(names: readonly string[]) {
     super();
@@ -48,7 +49,13 @@ export class TarEntryCapture extends Transform {
     return this.#captured;
   }
 
+  /** Bytes passed through so far (the whole tar once the stream ended). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
     this.#scan(chunk);
     callback(null, chunk);
   }
