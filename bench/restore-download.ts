@@ -1,20 +1,28 @@
-// Where the logical restore's "Download and decrypt dump" step goes, piece by piece, beside
-// the stock `rclone cat | age -d > FILE`, in interleaved rounds on the same stored dump:
-// S3 GET alone, GET + age decryption, dr-drill's whole step (GET, SHA-256 of the stored
-// bytes, decryption, SHA-256 of the plain bytes, temp file), and rclone piped into age.
-// Alone: `node bench/restore-download.ts` (BENCH_PG_SIZE, BENCH_ITERATIONS, BENCH_QUICK as
-// in `pnpm bench`); it starts the native servers, seeds, backs up once and stops everything.
+// Where the logical restore's time goes, piece by piece, in interleaved rounds on the same
+// stored dump. The download step: S3 GET alone, GET + age decryption, the temp file with
+// Node's default write buffer and with dr-drill's, dr-drill's whole step (GET, SHA-256 of
+// the stored bytes, decryption, SHA-256 of the plain bytes, temp file), and the stock
+// `rclone cat | age -d > FILE`. The whole restore: `dr-drill restore postgres` as a process
+// (this tree, and another tree given in BENCH_RESTORE_OLD_TREE, e.g. an extracted older
+// commit with node_modules linked, for a before/after in the same rounds) against
+// `createdb && pg_restore -jN` from a local file.
+// Alone: `node bench/restore-download.ts` (BENCH_PG_SIZE, BENCH_ITERATIONS, BENCH_QUICK,
+// BENCH_ONLY as in `pnpm bench`); it starts the native servers, seeds, backs up once and
+// stops everything.
 import { createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { buildConfig } from "../src/config/load-config.ts";
 import { backupPostgres } from "../src/components/postgres/postgres-backup.ts";
-import { downloadPartToFile } from "../src/components/download-part.ts";
+import { downloadPart, downloadPartToFile } from "../src/components/download-part.ts";
+import { connectPostgres } from "../src/clients/postgres-client.ts";
 import { decryptStream } from "../src/crypto/age.ts";
 import { readIdentityFile } from "../src/crypto/age.ts";
 import { describeCommand, startCommand, commandError } from "../src/exec/index.ts";
+import { type CliBenchContext, makeCliRestoreTask, makePgRestoreTask } from "./cli-tasks.ts";
+import { makeCliEnv, CLI_BIN } from "./cli-process.ts";
 import { makeTempDir } from "../src/lifecycle/index.ts";
 import type { StoredPart } from "../src/manifest/index.ts";
 import { startNativeTarget } from "../src/targets/native/native-target.ts";
@@ -44,6 +52,42 @@ async function rcloneCatAge(env: Record<string, string | undefined>, bucket: str
   const [catResult, ageResult] = await Promise.all([cat, age]);
   if (catResult.failed) throw commandError(describeCommand("rclone", catArgs), catResult, String(catResult.stderr ?? ""));
   if (ageResult.failed) throw commandError(describeCommand("age", ageArgs), ageResult, String(ageResult.stderr ?? ""));
+}
+
+/** `node OLD_TREE/bin/dr-drill.js restore postgres --latest --into URL`, the same repository and server as this tree's CLI task. */
+function makeOtherTreeRestoreTask(ctx: CliBenchContext, tree: string, bucket: string): BenchTask {
+  const pg = ctx.target.postgres;
+  let round = 0;
+  let database = "";
+  const drop = async () => {
+    const client = await connectPostgres(pg, "postgres");
+    try {
+      await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  };
+  const env = { ...makeCliEnv({ s3: ctx.target.s3, bucket, identityFile: ctx.identityFile, stateDir: join(ctx.scratchDir, "state-other-tree") }), PGPASSWORD: pg.password };
+  return {
+    id: "cli-restore-other-tree",
+    name: `${tree}/bin/dr-drill.js restore postgres --latest --into URL`,
+    group: "postgres-restore",
+    command: `cd ${tree} && node ${CLI_BIN} restore postgres --latest --into URL`,
+    notes: "the same restore by another tree's code (before/after in the same rounds)",
+    inputBytes: ctx.databaseBytes,
+    facts: [],
+    beforeEach: async () => {
+      round += 1;
+      database = `bench_restore_other_${round}`;
+      await drop();
+    },
+    run: async () => {
+      const args = [CLI_BIN, "restore", "postgres", "--latest", "--into", `postgres://${encodeURIComponent(pg.user)}@${pg.host}:${pg.port}/${database}`];
+      const result = await startCommand(process.execPath, args, { env, cwd: tree, timeoutMs: 60 * 60_000 });
+      if (result.failed) throw commandError(describeCommand(process.execPath, args), result, String(result.stderr ?? ""));
+    },
+    afterEach: drop,
+  };
 }
 
 async function main(): Promise<void> {
@@ -80,12 +124,29 @@ async function main(): Promise<void> {
       task("get-decrypt-file", "S3 GET + age decrypt -> file, no hashing (dr-drill)", "decryptStream(storage.get(key)) -> FILE", async () => {
         await pipeline(await decryptStream(await storage.get(part.key), identities, manifest.id), createWriteStream(out));
       }),
-      task("download-step", "dr-drill's download step (downloadPartToFile)", "GET | sha256 | age -d | sha256 -> FILE", async () => {
+      task("download-step-default-buffer", "dr-drill's download step, Node's default 64 KiB file write buffer", "GET | sha256 | age -d | sha256 -> FILE (createWriteStream defaults)", async () => {
+        const handle = await open(out, "wx", 0o600);
+        await downloadPart({ storage, part, backupId: manifest.id, identities, encrypted: true }, handle.createWriteStream());
+      }),
+      task("download-step", "dr-drill's download step (downloadPartToFile, 4 MiB write buffer)", "GET | sha256 | age -d | sha256 -> FILE", async () => {
         await downloadPartToFile({ storage, part, backupId: manifest.id, identities, encrypted: true }, out);
       }),
       task("rclone-age", "rclone cat | age -d > FILE", "rclone cat drbench:BUCKET/KEY | age -d -i KEY -o FILE", () => rcloneCatAge(rcloneEnv, bucket, part.key, keys.file, out)),
     ];
-    const summaries = await runRounds(tasks, settings.iterations, findCpuWatch(target.pids()));
+    const databaseBytes = Number((await (async () => {
+      const client = await connectPostgres(target.postgres);
+      try {
+        return (await client.query<{ bytes: string }>("SELECT pg_database_size(current_database()) AS bytes")).rows[0]?.bytes;
+      } finally {
+        await client.end();
+      }
+    })()) ?? 0);
+    const cli: CliBenchContext = { target, databaseBytes, compressionLevel: settings.compressionLevel, recipients: keys.recipients, scratchDir: scratch, storageOptions: settings.storage, identityFile: keys.file };
+    const cliRestore = makeCliRestoreTask(cli, new Map());
+    const otherTree = process.env.BENCH_RESTORE_OLD_TREE;
+    tasks.push(makePgRestoreTask(cli), cliRestore, ...(otherTree ? [makeOtherTreeRestoreTask(cli, otherTree, "bench-pg-cli-restore")] : []));
+    const selected = tasks.filter((t) => settings.only.length === 0 || settings.only.some((prefix) => t.id.startsWith(prefix)));
+    const summaries = await runRounds(selected, settings.iterations, findCpuWatch(target.pids()));
     console.log(`\nstored object ${(part.size / 1e6).toFixed(1)} MB, dump ${(part.plainSize / 1e6).toFixed(1)} MB, ${settings.iterations} rounds (medians):`);
     console.table(summaries.map((s) => ({
       task: s.name,

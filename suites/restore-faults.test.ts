@@ -20,7 +20,7 @@ import {
 } from "../src/components/index.ts";
 import { readIdentityFile } from "../src/crypto/age.ts";
 import { isDrError, type DrError } from "../src/errors/index.ts";
-import { makeTempDir, removeTempDir } from "../src/lifecycle/index.ts";
+import { makeTempDir, removeTempDir, tempRoot as tempRootOf } from "../src/lifecycle/index.ts";
 import type { BackupManifest } from "../src/manifest/index.ts";
 import { createStorage, S3Storage } from "../src/storage/index.ts";
 import type { PostgresEndpoint } from "../src/targets/index.ts";
@@ -166,6 +166,73 @@ describe("restore faults", () => {
       expect(await commentOf("restored4")).toBeUndefined();
       await restoreInto("restored4");
       expect(await users("restored4")).toBeGreaterThan(0);
+    });
+  });
+
+  describe("the data load overlaps the download (issue 14)", () => {
+    /** A database with what a sequential data load could lose: large objects and their comments, sequences, comments, views, functions, constraints, indexes. */
+    const FEATURES_SQL = `
+      CREATE TABLE parent (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
+      CREATE TABLE child (id bigserial PRIMARY KEY, parent_id int NOT NULL REFERENCES parent(id), note text, doc oid);
+      CREATE INDEX child_note ON child (lower(note));
+      COMMENT ON TABLE parent IS 'parents, commented';
+      COMMENT ON COLUMN child.note IS 'a column comment';
+      CREATE SEQUENCE invoice_no START 1000 INCREMENT 7;
+      CREATE VIEW child_names AS SELECT c.id, p.name FROM child c JOIN parent p ON p.id = c.parent_id;
+      CREATE FUNCTION twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
+      INSERT INTO parent (name) SELECT 'p' || g FROM generate_series(1, 500) g;
+      INSERT INTO child (parent_id, note) SELECT 1 + g % 500, repeat(md5(g::text), 20) FROM generate_series(1, 20000) g;
+      SELECT nextval('invoice_no') FROM generate_series(1, 5);
+      SELECT setval('child_id_seq', 50000);
+      UPDATE child SET doc = lo_from_bytea(0, convert_to(repeat('large object ' || id, 5000), 'UTF8')) WHERE id <= 3;
+    `;
+    /** Everything compared between the source and the restore: schema (pg_dump --schema-only), counts, sequences, large objects with their bytes and comments. */
+    async function describeDatabase(database: string): Promise<Record<string, unknown>> {
+      const endpoint = { ...fx.target.postgres, database };
+      const schema = await execa("/usr/lib/postgresql/15/bin/pg_dump", ["--schema-only", "--no-owner", "--no-acl", "-h", endpoint.host, "-p", String(endpoint.port), "-U", endpoint.user, database], {
+        env: { PGPASSWORD: endpoint.password },
+      });
+      const one = async (sql: string) => (await query<{ v: unknown }>(endpoint, sql))[0]!.v;
+      return {
+        // pg_dump's random \restrict key differs per run by design.
+        schema: schema.stdout.replace(/^-- Dumped (from|by) .*$/gm, "").replace(/^\\(un)?restrict \S+$/gm, ""),
+        parents: await one("SELECT count(*)::int AS v FROM parent"),
+        children: await one("SELECT count(*)::int AS v FROM child"),
+        notes: await one("SELECT md5(string_agg(note, ',' ORDER BY id)) AS v FROM child"),
+        invoiceNo: await one("SELECT last_value::int AS v FROM invoice_no"),
+        childSeq: await one("SELECT last_value::int AS v FROM child_id_seq"),
+        largeObjects: await query(endpoint, "SELECT c.id, md5(lo_get(c.doc)) AS bytes, obj_description(c.doc, 'pg_largeobject') AS comment FROM child c WHERE c.doc IS NOT NULL ORDER BY c.id"),
+        tableComment: await one("SELECT obj_description('parent'::regclass, 'pg_class') AS v"),
+        viewRows: await one("SELECT count(*)::int AS v FROM child_names"),
+        twice: await one("SELECT twice(21) AS v"),
+        constraints: await query(endpoint, "SELECT conname, contype, convalidated FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname"),
+        indexes: await query(endpoint, "SELECT indexrelid::regclass::text AS name, indisvalid FROM pg_index WHERE indrelid IN ('parent'::regclass, 'child'::regclass) ORDER BY 1"),
+      };
+    }
+
+    it("restores everything a plain pg_restore does: large objects and their comments, sequences, comments, views, functions, constraints, indexes", async () => {
+      await query({ ...fx.target.postgres, database: "postgres" }, "CREATE DATABASE features_source");
+      const source = { ...fx.target.postgres, database: "features_source" };
+      await query(source, FEATURES_SQL);
+      const [lo] = await query<{ doc: number }>(source, "SELECT doc FROM child WHERE id = 2");
+      await query(source, `COMMENT ON LARGE OBJECT ${lo!.doc} IS 'a large object comment'`);
+      const manifest = await backupPostgres(fx.ctx({ postgres: source }));
+      const result = await restorePostgres({ storage: fx.storage, manifest, identities: [fx.identity], into: { ...fx.target.postgres, database: "features_restored" }, source, jobs: 2 });
+      expect(result.dumpBytes).toBe(manifest.parts[0]!.plainSize);
+      const [want, got] = [await describeDatabase("features_source"), await describeDatabase("features_restored")];
+      expect((want.largeObjects as unknown[]).length).toBe(3);
+      expect(want.invoiceNo).toBe(1028);
+      expect(got).toEqual(want);
+    });
+
+    it("a dump whose plain SHA-256 does not match: INTEGRITY_FAILED though tables were loading from the stream, the half-restored database dropped, no dump left", async () => {
+      const forged: BackupManifest = { ...pgManifest, parts: [{ ...pgManifest.parts[0]!, plainSha256: "0".repeat(64) }] };
+      const err = await drErrorOf(restorePostgres({ storage: fx.storage, manifest: forged, identities: [fx.identity], into: { ...fx.target.postgres, database: "restored_forged" }, source: fx.target.postgres, jobs: 2 }));
+      expect(err.code).toBe("INTEGRITY_FAILED");
+      expect(err.message).toContain(`unable to verify backup '${pgManifest.id}': plain SHA-256 mismatch on '${pgManifest.parts[0]!.key}': expected ${"0".repeat(64)}, got ${pgManifest.parts[0]!.plainSha256}`);
+      expect(err.message).toContain("Nothing of this restore was left behind: the half-restored database 'restored_forged' was dropped and the decrypted dump was removed.");
+      expect(await commentOf("restored_forged")).toBeUndefined();
+      expect(readdirSync(tempRootOf()).filter((d) => d.startsWith("dr-drill-pg-restore-"))).toEqual([]);
     });
   });
 

@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import type pg from "pg";
 import { connectPostgres, describePostgres, postgresEnv } from "../../clients/index.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
-import { runCommand } from "../../exec/index.ts";
+import { commandError, describeCommand, runCommand, startCommand } from "../../exec/index.ts";
 import { makeTempDir, registerCleanup, removeTempDir } from "../../lifecycle/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
@@ -335,13 +336,55 @@ export async function dropScratchDatabase(into: PostgresEndpoint): Promise<void>
   }
 }
 
+/** What the data load's stdin may hold while the database is still being created (the download runs ahead by this much). */
+const FEED_BUFFER = 8 * 1024 * 1024;
+
+const PG_RESTORE_TIMEOUT_MS = 12 * 3_600_000;
+
+/** A started pg_restore as a promise of its verdict: its stderr in the error when it fails. */
+async function judge(subprocess: ReturnType<typeof startCommand>, file: string, args: readonly string[]): Promise<void> {
+  const result = await subprocess;
+  if (result.failed) throw commandError(describeCommand(file, args), result, String(result.stderr ?? ""));
+}
+
 /**
- * Restore a PostgreSQL backup: create the scratch database, download and decrypt the dump
- * to a temporary file (parallel pg_restore needs to seek; the folder is registered for
- * removal from the moment it exists), check both SHA-256s, then
- * `pg_restore --jobs N --no-owner --no-acl --exit-on-error`, then record the database's
- * fingerprint in its mark. Each step is timed. A failure or a signal drops the
- * half-restored database this run created and removes the plaintext dump.
+ * Two pieces of work that run at once and fail together: the first failure aborts the other
+ * and is the one reported (a pg_restore that failed is not hidden behind the "aborted" it
+ * caused in the download, and a corrupt download not behind pg_restore's truncated input).
+ */
+function failTogether(abort: AbortController): <T>(work: Promise<T>) => Promise<T> {
+  let first: { error: unknown } | undefined;
+  return (work) => {
+    const joined = (async () => {
+      try {
+        return await work;
+      } catch (error) {
+        first ??= { error };
+        abort.abort();
+        throw first.error;
+      }
+    })();
+    // Awaited later (or not at all when an earlier step failed): never an unhandled rejection meanwhile.
+    joined.catch(() => undefined);
+    return joined;
+  };
+}
+
+/**
+ * Restore a PostgreSQL backup, with the data load overlapping the download:
+ * 1. the download starts at once (GET -> SHA-256 -> age -> SHA-256 -> temp file, the folder
+ *    registered for removal from the moment it exists) while the scratch database is created;
+ * 2. the same plain bytes also feed `pg_restore --section=pre-data --section=data` on its
+ *    stdin (a custom-format dump reads sequentially from a pipe with one job), so tables
+ *    load while the dump arrives;
+ * 3. once the file is complete and both SHA-256s match the manifest,
+ *    `pg_restore --section=post-data --jobs N` from the file builds indexes and constraints
+ *    in parallel (the part a parallel restore gains most from).
+ * Nothing is declared restored before the hashes are checked: a mismatch fails the restore
+ * like any other error. Then the database's fingerprint is recorded in its mark. A failure
+ * or a signal drops the half-restored database this run created and removes the plaintext
+ * dump. Steps follow each other in wall time (their durations add up): creating the
+ * database, the download until verified (tables loading meanwhile), the rest of pg_restore.
  */
 export async function restorePostgres(options: RestorePostgresOptions): Promise<PostgresRestoreResult> {
   const recorder = options.recorder ?? new StepRecorder();
@@ -356,28 +399,48 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
   const unregisterDrop = registerCleanup(async () => {
     await dropUnfinished(options.into, mark);
   });
-  try {
-    await recorder.run(RESTORE_STEPS.createDatabase, () => createScratchDatabase(options.into, exists, mark), () => `created ${options.into.database}`);
-  } catch (error) {
-    unregisterDrop();
-    throw error;
-  }
   let work: string | undefined;
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const together = failTogether(abort);
+  const pending: Promise<unknown>[] = [];
+  let created = false;
   try {
     work = await makeTempDir("pg-restore");
     await assertFreeSpace(work, part.plainSize, `the dump of backup '${options.manifest.id}'`);
     const dumpFile = join(work, "restore.dump");
+    const env = postgresEnv(options.into, options.into.database);
+    const common = [`--dbname=${options.into.database}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password"];
+    const feed = new PassThrough({ highWaterMark: FEED_BUFFER });
+    const download = together(downloadPartToFile({ ...partOf(options, part), signal }, dumpFile, feed));
+    pending.push(download);
+    await recorder.run(RESTORE_STEPS.createDatabase, () => together(createScratchDatabase(options.into, exists, mark)), () => `created ${options.into.database} (download under way)`);
+    created = true;
+
+    // The download failed while the database was created: its error, not a pg_restore started for nothing.
+    if (abort.signal.aborted) await download;
+    const restoreStarted = performance.now();
+    const loadArgs = [...common, "--format=custom", "--section=pre-data", "--section=data"];
+    const loader = startCommand(tool.path, loadArgs, { env, timeoutMs: PG_RESTORE_TIMEOUT_MS, signal });
+    // pg_restore may stop reading once the last table is in (EPIPE): its exit code is its verdict, and the file is written whole anyway.
+    loader.stdin!.on("error", () => feed.destroy());
+    loader.stdin!.on("close", () => feed.destroy());
+    feed.pipe(loader.stdin!);
+    const load = together(judge(loader, tool.path, loadArgs));
+    pending.push(load);
     const downloaded = await recorder.run(
       RESTORE_STEPS.download,
-      () => downloadPartToFile(partOf(options, part), dumpFile),
-      (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified`,
+      () => download,
+      (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified; tables loading from the same stream meanwhile`,
     );
-    const args = [`--dbname=${options.into.database}`, `--jobs=${options.jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", dumpFile];
-    const restoreStarted = performance.now();
+    const indexArgs = [...common, `--jobs=${options.jobs}`, "--section=post-data", dumpFile];
     await recorder.run(
       RESTORE_STEPS.pgRestore,
-      () => runCommand(tool.path, args, { env: postgresEnv(options.into, options.into.database), timeoutMs: 12 * 3_600_000, signal: options.signal }),
-      () => `pg_restore --jobs=${options.jobs} --no-owner --no-acl`,
+      async () => {
+        await load;
+        await runCommand(tool.path, indexArgs, { env, timeoutMs: PG_RESTORE_TIMEOUT_MS, signal });
+      },
+      () => `pg_restore --section=pre-data --section=data from the stream, then --section=post-data --jobs=${options.jobs} --no-owner --no-acl`,
     );
     const restoreMs = performance.now() - restoreStarted;
     await removeTempDir(work);
@@ -394,6 +457,11 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
       restoreMs,
     };
   } catch (error) {
+    abort.abort();
+    // The download and pg_restore stop before their file and database are removed.
+    await Promise.allSettled(pending);
+    // Refused or failed before the CREATE took effect: nothing of ours in the server to speak of.
+    if (!created) throw error;
     let note: string;
     try {
       if (work) await removeTempDir(work);
