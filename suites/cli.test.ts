@@ -141,7 +141,8 @@ describe("dr-drill CLI", () => {
     const r = await cli(["drill", "--scenario", "database-corruption"], { DR_RTO_TARGET: "1ms" });
     expect(r.exitCode, r.stderr.slice(-2000)).toBe(1);
     const report = await readFile(join(work, "reports", "DR_STATUS.md"), "utf8");
-    expect(report).toMatch(/\| \*\*Database corruption\*\* \| <1h \| <1ms \| RPO: .*, RTO: .* \| ❌ BREACHED \|/);
+    // Two paths (the dump swap and point-in-time recovery), each with its measured RPO and RTO.
+    expect(report).toMatch(/\| \*\*Database corruption\*\* \| <1h \| <1ms \| Restore into .*: RPO: .*, RTO: .*; Point-in-time recovery .*: RPO: .*, RTO: .* \| ❌ BREACHED \|/);
     expect(report).toContain("`test_rto_within_target_15_minutes` | ❌");
     expect(report).toContain("**DR Status**: ❌ FAILING");
     const json = await readFile(join(work, "reports", "dr-status.json"), "utf8");

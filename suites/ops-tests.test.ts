@@ -102,6 +102,11 @@ describe("ops tests", () => {
     expect(corruption.paths[0]?.lostRows).toBeGreaterThan(0);
     expect(corruption.rtoMs).toBeGreaterThan(0);
     expect(corruption.steps.some((x) => x.command?.includes("RENAME TO"))).toBe(true);
+    // With the WAL streamed, point-in-time recovery to just before the damage loses only what came after it.
+    const [dump, pointInTime] = corruption.paths;
+    expect(pointInTime?.name).toBe("Point-in-time recovery to just before the corruption");
+    expect(pointInTime?.checks.find((c) => c.name === "nothing after the target")?.status).toBe("passed");
+    expect(pointInTime!.rpoMs!).toBeLessThan(dump!.rpoMs!);
     // Server failure: the three restores ran at the same time (one step, three timed pieces).
     expect(step("server-failure", "recover").map((x) => x.name)).toContain("Restore PostgreSQL, Redis and media in parallel");
     expect(step("server-failure", "recover").find((x) => x.name.includes("in parallel"))?.detail).toMatch(/PostgreSQL .*; Redis .*; media \d+ files/);

@@ -1,13 +1,14 @@
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { postgresEnv } from "../../clients/index.ts";
+import { postgresEnv, queryPostgres } from "../../clients/index.ts";
+import { waitUntil } from "../../lifecycle/index.ts";
 import { DrError, isDrError, messageOf, unable } from "../../errors/index.ts";
 import { findBinary, runCommand, startCommand } from "../../exec/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { sha256Hex } from "../../streams/hash-stream.ts";
 import type { PostgresEndpoint } from "../../clients/endpoints.ts";
-import { parseWalFileName, walKey } from "./wal-names.ts";
+import { parseLsn, parseWalFileName, walKey } from "./wal-names.ts";
 import { pushWalFile } from "./wal-push.ts";
 
 export interface WalStreamOptions {
@@ -43,6 +44,12 @@ export interface WalStreamer extends AsyncDisposable {
   pid: number;
   /** Upload what is in the spool now (finished files, then the segment in progress). */
   flush(): Promise<void>;
+  /**
+   * Wait until pg_receivewal has flushed every WAL byte the server had flushed when called
+   * (the slot's restart_lsn follows its flush feedback), then upload it: the LSN reached.
+   * Fails when pg_receivewal exits or `timeoutMs` (default 60 s) passes first.
+   */
+  catchUp(timeoutMs?: number): Promise<string>;
   /** Stop pg_receivewal, upload what it wrote, stop the loop. */
   stop(): Promise<void>;
   /** Rejects when the streamer fails for good (pg_receivewal gave up, or a stored segment conflicts). */
@@ -170,7 +177,25 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     // pg_receivewal flushed what it had on SIGINT: store it.
     await flush();
   };
-  return { pid: child.pid ?? -1, flush, stop, done: loop, [Symbol.asyncDispose]: stop };
+  const catchUp = async (timeoutMs = 60_000): Promise<string> => {
+    const [now] = await queryPostgres<{ lsn: string }>(options.postgres, "SELECT pg_current_wal_flush_lsn()::text AS lsn");
+    const target = parseLsn(now!.lsn);
+    try {
+      await waitUntil(async () => {
+        if (exited) throw new Error(`pg_receivewal ${exited}`);
+        const [row] = await queryPostgres<{ lsn: string | null }>(options.postgres, "SELECT restart_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]);
+        return row?.lsn && parseLsn(row.lsn) >= target ? true : undefined;
+      }, { timeoutMs, intervalMs: 100, signal: options.signal });
+    } catch (error) {
+      throw new DrError("COMMAND_FAILED", unable("catch up WAL stream with slot", slot, `the server's WAL up to ${now!.lsn} was not received: ${messageOf(error)}`), {
+        cause: error,
+        hint: `see ${join(options.spoolDir, "pg_receivewal.log")}`,
+      });
+    }
+    await flush();
+    return now!.lsn;
+  };
+  return { pid: child.pid ?? -1, flush, catchUp, stop, done: loop, [Symbol.asyncDispose]: stop };
 }
 
 /** Drop the streamer's slot (the server then stops keeping WAL for it). */

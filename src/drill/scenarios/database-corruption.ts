@@ -6,6 +6,13 @@ import { formatBytes } from "../../config/index.ts";
 import { restorePostgres } from "../../components/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import type { Check } from "../../measure/verdict.ts";
+import { backupPostgresPhysical } from "../../components/postgres/physical-backup.ts";
+import { restorePostgresPhysical } from "../../components/postgres/physical-restore.ts";
+import { startRestoredPostgres, type RestoredPostgres } from "../../components/postgres/restored-postgres.ts";
+import { startWalStream, type WalStreamer } from "../../components/wal/wal-stream.ts";
+import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
+import { createStorage, type S3Storage } from "../../storage/index.ts";
+import { postgresOsUser } from "../../targets/index.ts";
 import { copyProductionPostgres, measureHeartbeatLoss, newestDump, smokeChecks, type ProductionPostgres } from "./production-copy.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
@@ -22,6 +29,10 @@ const APP_QUERY = `SELECT count(*) AS n, sum(length(t::text)) AS bytes FROM ${DA
 export interface DatabaseCorruptionStage extends ProductionPostgres {
   ctx: ScenarioContext;
   database: string;
+  /** Point-in-time recovery: the copy's WAL streamed to a repository of the stage, with a base backup taken first. */
+  pitr: { storage: S3Storage; streamer: WalStreamer; baseBackupId: string; restoreDir: string; restored?: RestoredPostgres; resumedAfter?: Date };
+  /** Just before the page was damaged: the point-in-time recovery's target. */
+  corruptedAt?: Date;
   /** The error the application's query got (PostgreSQL's own). */
   detected?: string;
   restored?: BackupManifest;
@@ -36,7 +47,29 @@ export const DATABASE_CORRUPTION_STEPS = {
   smoke: "Run smoke checks on <db>_new",
   swap: "Swap the databases (ALTER DATABASE … RENAME)",
   writes: "The application reconnects and writes again",
+  pitrFlush: "Stop the WAL stream (its last WAL uploaded)",
+  pitrRestore: "Restore the base backup + WAL to just before the corruption",
+  pitrStart: "Start the recovered server (recovery to the target, then promote)",
+  pitrWrites: "Point the application at the recovered server; writes resume",
 } as const;
+
+/** The slot the copy's WAL stream holds. */
+const SLOT = "dr_drill_corruption";
+
+/**
+ * The copy's WAL streamed to an S3 endpoint of the stage (pg_receivewal --synchronous over a
+ * slot, uploaded every half second), and a physical base backup taken while it streams: what
+ * a site running `dr-drill wal stream` and nightly `backup --physical` has.
+ */
+async function startPointInTime(ctx: ScenarioContext, production: ProductionPostgres): Promise<DatabaseCorruptionStage["pitr"]> {
+  const s3 = await ctx.stage.startS3("corruption-wal");
+  const storage = createStorage(s3.endpoint);
+  const spoolDir = await ctx.stage.makeDir("corruption-wal-spool");
+  const streamer = await startWalStream({ storage, recipients: ctx.recipients, postgres: production.server.endpoint, spoolDir, slot: SLOT, intervalMs: 500 });
+  const base = await backupPostgresPhysical({ storage, config: ctx.config, postgres: production.server.endpoint, redis: ctx.source.redis, mediaDir: ctx.source.mediaDir, recipients: ctx.recipients });
+  const restoreDir = await makeTempDir("corruption-pitr", postgresOsUser());
+  return { storage, streamer, baseBackupId: base.id, restoreDir };
+}
 
 /** Quote an identifier. */
 function ident(name: string): string {
@@ -61,6 +94,9 @@ async function corruptPage(stage: DatabaseCorruptionStage): Promise<string> {
     blocks = Math.floor(Number(rel.bytes) / PAGE_BYTES);
     if (blocks < 1) throw new Error(`table ${DAMAGED_TABLE} has no pages`);
     await client.query("CHECKPOINT");
+    // The server's clock: the recovery target is compared with its commit timestamps.
+    const { rows: [now] } = await client.query<{ at: Date }>("SELECT clock_timestamp() AS at");
+    stage.corruptedAt = now!.at;
   } finally {
     await client.end();
   }
@@ -90,7 +126,10 @@ export const databaseCorruption: Scenario<DatabaseCorruptionStage> = {
   fault: `a page of ${DAMAGED_TABLE} overwritten on disk (data checksums on)`,
   symptom: "`ERROR: invalid page in block X of relation base/…` (after `WARNING: page verification failed`)",
   needs: ["writable-source", "server-copies"],
-  prepare: async (ctx) => ({ ctx, database: ctx.source.postgres.database, ...(await copyProductionPostgres(ctx, "pg-corruption")) }),
+  prepare: async (ctx) => {
+    const production = await copyProductionPostgres(ctx, "pg-corruption");
+    return { ctx, database: ctx.source.postgres.database, ...production, pitr: await startPointInTime(ctx, production) };
+  },
   inject: [
     { name: DATABASE_CORRUPTION_STEPS.corrupt, run: corruptPage },
     { name: DATABASE_CORRUPTION_STEPS.detect, command: () => `psql -c "${APP_QUERY}"`, run: async (s) => {
@@ -176,8 +215,60 @@ export const databaseCorruption: Scenario<DatabaseCorruptionStage> = {
       // The application kept writing to the damaged database until the swap cut it off: those writes are lost too.
       return { checks, ...(await measureHeartbeatLoss(s.app, s.server.endpoint, failureAt, s.swappedAt)) };
     },
+  }, {
+    name: "Point-in-time recovery to just before the corruption",
+    steps: [
+      { name: DATABASE_CORRUPTION_STEPS.pitrFlush, command: () => "systemctl stop dr-drill-wal-stream   # flushes the segment in progress", run: async (s) => {
+        // Recovery to a time stops at the first commit after it: that commit's WAL must be in
+        // the repository, or recovery ends before the target and the server refuses to start.
+        // The restart for the damage broke the stream; wait for it to catch up, then stop it.
+        const reached = await s.pitr.streamer.catchUp();
+        await s.pitr.streamer.stop();
+        return `pg_receivewal caught up with the server (${reached}) and stopped, its last WAL uploaded`;
+      } },
+      {
+        name: DATABASE_CORRUPTION_STEPS.pitrRestore,
+        command: (s) => `dr-drill restore postgres --physical --to-time '${s.corruptedAt?.toISOString()}' --into /var/lib/postgresql/15/recovered`,
+        run: async (s) => {
+          const restored = await restorePostgresPhysical({ storage: s.pitr.storage, identities: s.ctx.identities, into: join(s.pitr.restoreDir, "data"), target: { kind: "time", time: s.corruptedAt! } });
+          return `${restored.backupId}: ${restored.walFiles} WAL files (${restored.walRange}), target ${restored.target}`;
+        },
+      },
+      { name: DATABASE_CORRUPTION_STEPS.pitrStart, command: () => "pg_ctl -D /var/lib/postgresql/15/recovered start   # as the postgres user", run: async (s) => {
+        s.pitr.restored = await startRestoredPostgres(join(s.pitr.restoreDir, "data"), { database: s.database });
+        const { reached } = s.pitr.restored;
+        return `reached ${reached.lsn}, last transaction ${reached.lastTransactionAt}, timeline ${reached.timeline}`;
+      } },
+      { name: DATABASE_CORRUPTION_STEPS.pitrWrites, command: () => "# point DATABASE_URL at the recovered server; systemctl restart gunicorn celery", run: async (s) => {
+        s.pitr.resumedAfter = new Date();
+        s.app.pointAt(s.pitr.restored!.endpoint);
+        const at = await s.app.waitForWrite(s.pitr.resumedAfter);
+        return `first heartbeat on the recovered server at ${at.toISOString()}`;
+      } },
+    ],
+    verify: async (s, failureAt) => {
+      const endpoint = s.pitr.restored!.endpoint;
+      const client = await connectPostgres(endpoint);
+      const checks: Check[] = [];
+      try {
+        const read = await client.query<{ n: string }>(APP_QUERY).then((r) => ({ ok: true, detail: `${r.rows[0]?.n} rows read, no page error` }), (e: unknown) => ({ ok: false, detail: (e as Error).message }));
+        checks.push({ name: `${DAMAGED_TABLE} reads without error`, status: read.ok ? "passed" : "failed", detail: read.detail });
+        const { rows: [after] } = await client.query<{ n: string }>("SELECT count(*) AS n FROM dr_heartbeat WHERE written_at > $1 AND written_at <= $2", [s.corruptedAt, failureAt]);
+        const late = Number(after?.n ?? 0);
+        checks.push({ name: "nothing after the target", status: late === 0 ? "passed" : "failed", detail: `${late} heartbeats from between the corruption and the failure` });
+      } finally {
+        await client.end();
+      }
+      const writes = s.app.committed.filter((at) => at.getTime() > s.pitr.resumedAfter!.getTime()).length;
+      checks.push({ name: "the application writes to the recovered server", status: writes > 0 ? "passed" : "failed", detail: `${writes} heartbeats since it was pointed there` });
+      return { checks, ...(await measureHeartbeatLoss(s.app, endpoint, failureAt)) };
+    },
   }],
   dispose: async (s) => {
     await s.app.stop();
+    await s.pitr.restored?.stop();
+    await s.pitr.streamer.stop().catch(() => undefined);
+    s.pitr.storage.client.destroy();
+    await removeTempDir(s.pitr.restoreDir);
   },
 };
