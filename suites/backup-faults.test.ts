@@ -1,8 +1,11 @@
 // Bad input and faults of the backup half: each leaves nothing lost and says what failed.
 import { execa } from "execa";
 import { existsSync, readdirSync } from "node:fs";
-import { writeFile, rm } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, writeFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { generateIdentity } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,6 +16,8 @@ import {
   restorePostgres,
   verifyBackup,
 } from "../src/components/index.ts";
+import { downloadPart, partOf } from "../src/components/download-part.ts";
+import { dumpSink } from "../src/components/postgres/dump-compression.ts";
 import { buildConfig } from "../src/config/index.ts";
 import { corruptObject } from "../src/drill/run-drill.ts";
 import { isDrError, type DrError } from "../src/errors/index.ts";
@@ -188,5 +193,52 @@ describe("backup faults", () => {
       `unable to verify backup '${manifest.id}': SHA-256 mismatch on '${manifest.parts[0]!.key}': expected ${manifest.parts[0]!.sha256}, got ${result.checks.at(-1)!.detail.split("got ")[1]}`,
     );
     expect(result.checks.at(-1)!.detail.split("got ")[1]).not.toBe(manifest.parts[0]!.sha256);
+  });
+
+  it("zstd over pg_dump -Z0: the manifest says so, and the stock tools restore it (age -d | zstd -d | pg_restore --list)", async () => {
+    const manifest = await backupPostgres(fx.ctx(), { compression: { method: "zstd", level: 1 } });
+    expect(manifest.compression).toBe("zstd -1 over pg_dump -Z 0");
+    expect(manifest.postgres!.compressionLevel).toBe(0);
+    const dir = await mkdtemp(join(tmpdir(), "backup-faults-zstd-"));
+    try {
+      const stored = join(dir, "dump.age");
+      await pipeline(await fx.storage.get(manifest.parts[0]!.key), createWriteStream(stored));
+      const key = join(dir, "key.txt");
+      await writeFile(key, `${fx.identity}\n`, { mode: 0o600 });
+      // The README's hand restore, with the stock CLIs only (to a file: pg_restore --list stops
+      // reading after the table of contents, which zstd would report as a broken pipe).
+      const archive = join(dir, "stock.dump");
+      await execa("age", ["-d", "-i", key, stored]).pipe("zstd", ["-d", "-q", "-o", archive]);
+      const toc = (await execa("pg_restore", ["--list", archive])).stdout;
+      // Every byte of the archive reads back (pg_restore to a script reads all table data).
+      await execa("pg_restore", ["--file=/dev/null", archive]);
+      const tables = Object.keys(manifest.postgres!.tables);
+      expect(tables.length).toBeGreaterThan(5);
+      for (const table of tables) expect(toc).toContain(`TABLE DATA ${table.replace(".", " ")} `);
+      // dr-drill's side: what the restore puts between the decrypted bytes and its temp file.
+      const file = join(dir, "restored.dump");
+      await downloadPart(partOf({ storage: fx.storage, manifest, identities: [fx.identity] }), dumpSink(manifest, createWriteStream(file)));
+      expect((await execa("pg_restore", ["--list", file])).stdout).toContain("TABLE DATA public ");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("pg_dump killed midway with zstd: the compressor never ends its frame, no manifest, nothing left", async () => {
+    const before = await listCompleteBackups(fx.storage, "postgres");
+    let killed = false;
+    const err = await drErrorOf(backupPostgres(fx.ctx({
+      onProgress: (_step, bytes) => {
+        if (killed || bytes < 500_000) return;
+        killed = true;
+        void execa("pkill", ["-KILL", "-P", String(process.pid), "-x", "pg_dump"], { reject: false });
+      },
+    }), { compression: { method: "zstd", level: 1 } }));
+    expect(killed).toBe(true);
+    expect(err.message).toMatch(/pg_dump|killed|SIGKILL/);
+    expect((await listCompleteBackups(fx.storage, "postgres")).map((m) => m.id)).toEqual(before.map((m) => m.id));
+    const postgresKeys = await listKeys(fx.storage, "postgres/");
+    expect(postgresKeys.filter((k) => !before.some((m) => k.startsWith(`postgres/${m.id.slice(9)}`)))).toEqual([]);
+    expect(pendingMultipartUploads()).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { type BackupContext, describeEncryption, encryptedSuffix } from "../back
 import { DEFAULT_STALL_TIMEOUT_MS, UploadStalledError, describeStall, uploadPart } from "../upload-part.ts";
 import { countRows, readLsn, readMigrations, readNewestHeartbeat } from "./postgres-facts.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
+import { type DumpCompression, chooseDumpCompression, describeDumpCompression, dumpCompressor, pgDumpLevel } from "./dump-compression.ts";
 
 const DUMP_TIMEOUT_MS = 12 * 3_600_000;
 /** How long removing a failed backup's stored parts may take before we stop waiting (the storage may be the thing that failed). */
@@ -19,6 +20,8 @@ export interface PostgresBackupOptions {
   stallTimeoutMs?: number;
   /** Take this as pg_dump's version instead of asking pg_dump (tests of the version check: a faked older client). */
   dumpVersion?: string;
+  /** Compress this way instead of as the configuration says (the bench's side-by-side variants). */
+  compression?: DumpCompression;
 }
 
 /** Remove what a failed backup stored, so nothing half-written lingers (best effort, bounded). */
@@ -77,7 +80,8 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
       "SELECT pg_export_snapshot() AS snapshot, clock_timestamp() AS at, pg_database_size(current_database()) AS bytes",
     );
     const lsn = await readLsn(client);
-    const level = ctx.config.postgres.compressionLevel;
+    const compression = options.compression ?? chooseDumpCompression(ctx.config.postgres);
+    const level = pgDumpLevel(compression);
     const args = ["--format=custom", `--compress=${level}`, `--snapshot=${snap!.snapshot}`, "--no-password"];
     const dump = startCommand(dumpTool.path, args, {
       env: postgresEnv(ctx.postgres),
@@ -89,7 +93,11 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
       if (result.failed) throw commandError(describeCommand(dumpTool.path, args), result, String(result.stderr ?? ""));
     });
     const gate = gateOnCompletion(finished);
-    pipeline(dump.stdout!, gate, () => undefined);
+    // zstd after the gate: a failed pg_dump errors the compressor too, never ends its frame.
+    const compressor = dumpCompressor(compression);
+    const dumped = compressor ?? gate;
+    if (compressor) pipeline(dump.stdout!, gate, compressor, () => undefined);
+    else pipeline(dump.stdout!, gate, () => undefined);
 
     const key = `${backupFolder(id)}${ctx.postgres.database}.dump${encryptedSuffix(ctx.recipients)}`;
     const facts = (async () => ({
@@ -101,14 +109,14 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
     // a full pipe forever and the backup would never settle.
     const stopDump = (error: unknown): never => {
       dump.kill("SIGTERM");
-      gate.destroy();
+      dumped.destroy();
       throw error;
     };
     const settled = await Promise.allSettled([
       uploadPart({
         storage: ctx.storage,
         key,
-        source: gate,
+        source: dumped,
         recipients: ctx.recipients,
         signal: ctx.signal,
         metadata: { "dr-drill-id": id, "backup-time": started.toISOString(), "db-version": serverVersion, "consistent-lsn": lsn },
@@ -117,7 +125,7 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
         // Do not wait for the dead endpoint's requests to time out: free the source now.
         onStall: () => {
           dump.kill("SIGTERM");
-          gate.destroy();
+          dumped.destroy();
           void releaseSnapshot();
         },
       }).then((part) => {
@@ -143,7 +151,7 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
       finishedAt: now().toISOString(),
       consistentAt: snap!.at.toISOString(),
       format: "pg_dump custom",
-      compression: `pg_dump -Z ${level}`,
+      compression: describeDumpCompression(compression),
       parts: [part],
       storedBytes: part.size,
       encryption: describeEncryption(ctx.recipients),
