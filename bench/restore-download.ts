@@ -11,6 +11,7 @@
 // stops everything.
 import { createWriteStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -21,7 +22,8 @@ import { connectPostgres } from "../src/clients/postgres-client.ts";
 import { decryptStream } from "../src/crypto/age.ts";
 import { readIdentityFile } from "../src/crypto/age.ts";
 import { describeCommand, startCommand, commandError } from "../src/exec/index.ts";
-import { type CliBenchContext, makeCliRestoreTask, makePgRestoreTask } from "./cli-tasks.ts";
+import { type CliBenchContext, type CliBreakdowns, makeCliRestoreTask, makePgRestoreTask } from "./cli-tasks.ts";
+import { medianSlices } from "./cli-steps.ts";
 import { makeCliEnv, CLI_BIN } from "./cli-process.ts";
 import { makeTempDir } from "../src/lifecycle/index.ts";
 import type { StoredPart } from "../src/manifest/index.ts";
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
   const scratch = await makeTempDir("bench-download");
   const target = await startNativeTarget();
   try {
-    logStep(`seeding ${(settings.pgBytes / 1e6).toFixed(0)} MB`);
+    logStep(`seeding ${(settings.pgBytes / 1e6).toFixed(0)} MB; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     await seedPostgres(target.postgres, { targetBytes: settings.pgBytes, seed: settings.seed });
     await settleDatabase(target.postgres);
     const keys = await makeIdentityFile(scratch);
@@ -142,7 +144,8 @@ async function main(): Promise<void> {
       }
     })()) ?? 0);
     const cli: CliBenchContext = { target, databaseBytes, compressionLevel: settings.compressionLevel, recipients: keys.recipients, scratchDir: scratch, storageOptions: settings.storage, identityFile: keys.file };
-    const cliRestore = makeCliRestoreTask(cli, new Map());
+    const breakdowns: CliBreakdowns = new Map();
+    const cliRestore = makeCliRestoreTask(cli, breakdowns);
     const otherTree = process.env.BENCH_RESTORE_OLD_TREE;
     tasks.push(makePgRestoreTask(cli), cliRestore, ...(otherTree ? [makeOtherTreeRestoreTask(cli, otherTree, "bench-pg-cli-restore")] : []));
     const selected = tasks.filter((t) => settings.only.length === 0 || settings.only.some((prefix) => t.id.startsWith(prefix)));
@@ -155,6 +158,12 @@ async function main(): Promise<void> {
       "stored MB/s": s.throughputMBps.toFixed(1),
       "CPU s node/tools/s3": [s.medianCpu.bench, s.medianCpu.tools, s.medianCpu.s3].map((x) => x.toFixed(1)).join("/"),
     })));
+    const steps = breakdowns.get("cli-restore") ?? [];
+    if (steps.length) {
+      console.log("\ndr-drill restore cut at its step lines (medians):");
+      for (const slice of medianSlices(steps)) console.log(`  ${slice.name}: ${(slice.ms / 1000).toFixed(2)} s`);
+    }
+    console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     await emptyBucket(storage);
     storage[Symbol.dispose]();
   } finally {

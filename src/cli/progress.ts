@@ -54,15 +54,24 @@ export function bytesStatus(verb: string, bytes: number, startedMs: number): str
   return `${verb} ${formatBytes(bytes)}${rate}`;
 }
 
-/** Step listener printing one line per finished step (drill, restore) to stderr. */
-export function printSteps(prefix = ""): StepListener {
+/** The line a live meter keeps rewriting on a terminal, so other lines go above it instead of into it. */
+const liveLines = new Map<NodeJS.WriteStream, string>();
+
+/** Write whole lines to a stream; on a terminal with a live meter line, above that line (cleared, then drawn again). */
+function writeAbove(stream: NodeJS.WriteStream, text: string): void {
+  const live = liveLines.get(stream);
+  stream.write(live === undefined ? text : `\r\u001b[K${text}${live}`);
+}
+
+/** Step listener printing one line when a step starts and one when it ends (drill, restore), to stderr. */
+export function printSteps(prefix = "", stream: NodeJS.WriteStream = process.stderr): StepListener {
   return ({ type, step }) => {
     if (type === "start") {
-      process.stderr.write(`${prefix}… ${step.name}\n`);
+      writeAbove(stream, `${prefix}… ${step.name}\n`);
       return;
     }
     const mark = step.status === "ok" ? "✔" : step.status === "skipped" ? "↷" : "✖";
-    process.stderr.write(`${prefix}${mark} ${step.name} (${formatDuration(step.durationMs)})${step.detail ? `: ${step.detail}` : ""}\n`);
+    writeAbove(stream, `${prefix}${mark} ${step.name} (${formatDuration(step.durationMs)})${step.detail ? `: ${step.detail}` : ""}\n`);
   };
 }
 
@@ -76,8 +85,9 @@ export function formatTransfer(bytes: number, total: number | undefined, elapsed
 
 /**
  * A byte counter for a long transfer: on a terminal one line rewritten in place at most
- * 4 times a second; in logs (not a TTY) a plain line every 10 seconds, so a multi-GB
- * restore shows it is alive without flooding cron mail. `done()` ends the line.
+ * 4 times a second (step lines printed meanwhile go above it); in logs (not a TTY) a plain
+ * line every 10 seconds, so a multi-GB restore shows it is alive without flooding cron
+ * mail. `done()` ends the line.
  */
 export function transferMeter(label: string, total: number | undefined, stream: NodeJS.WriteStream = process.stderr): { update(bytes: number): void; done(): void } {
   const started = performance.now();
@@ -94,9 +104,11 @@ export function transferMeter(label: string, total: number | undefined, stream: 
       last = now;
       shown = true;
       const line = `${label}: ${formatTransfer(bytes, total, now - started)}`;
+      if (live) liveLines.set(stream, line);
       stream.write(live ? `\r${line}\u001b[K` : `${line}\n`);
     },
     done: () => {
+      if (live) liveLines.delete(stream);
       if (shown && live) stream.write(`\r${label}: ${formatTransfer(bytes, total, performance.now() - started)}\u001b[K\n`);
     },
   };
