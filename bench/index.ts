@@ -30,6 +30,8 @@ import { type CliBenchContext, type CliBreakdowns, defaultRestoreJobs, makeCliBa
 import { openPhysicalCluster, readPgbackrestVersion, type PhysicalCluster } from "./physical-cluster.ts";
 import { makeDrDrillPhysicalTasks, makePgbackrestBackupTask, makePgbackrestRestoreTask } from "./physical-tasks.ts";
 import { seedFixtures, type SeededFixtures } from "./seed-fixtures.ts";
+import { makeWalPushTask } from "./wal-push-latency.ts";
+import { makeWalStreamTask } from "./wal-stream-throughput.ts";
 import { readSourceState, type SourceState } from "./source-state.ts";
 
 const REPORT_DIR = fileURLToPath(new URL("../reports/", import.meta.url));
@@ -66,6 +68,8 @@ function makeTasks(settings: BenchSettings, pg: CliBenchContext, media: MediaBen
     makeCliRestoreTask(pg, breakdowns),
     ...(pgbackrest ? [makePgbackrestRestoreTask(pgbackrest, pgbackrest.clusterBytes)] : []),
     ...physical.slice(1),
+    makeWalPushTask(pg),
+    makeWalStreamTask(pg),
     makeDrDrillMediaTask(media, ageLane, true, true),
     makeDrDrillMediaTask(media, ageLane, true, false),
     ...(plain ? [makeDrDrillMediaTask(media, plainLane, false, true), makeDrDrillMediaTask(media, plainLane, false, false)] : []),
