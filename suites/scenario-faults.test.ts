@@ -70,7 +70,7 @@ describe.skipIf(!native)("scenario faults (native target)", () => {
     expect(s.verdict.detail).toMatch(/media: every file equal to before the failure: 1 missing, 0 unexpected, 0 different/);
   });
 
-  it("Redis: a key missing after the restore fails the manifest comparison and DEBUG DIGEST", () => {
+  it("Redis: a key missing after the restore fails the manifest comparison and the digest of the keys without expiry", () => {
     const s = scenario("redis-failure");
     expect(s.verdict.status).toBe("failed");
     const checks = s.paths[0]!.checks;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { copyFile, cp } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -102,11 +103,11 @@ export async function smokeChecks(endpoint: PostgresEndpoint, manifest: BackupMa
 }
 
 /**
- * A copy of the source Redis (its dataset now) in a stage folder, with its DEBUG DIGEST: a
+ * A copy of the source Redis (its dataset now) in a stage folder, with its digest: a
  * fresh BGSAVE's file when the server's folder is on this machine, else a replica sync
  * (`redis-cli --rdb`, as the containers' backups take it).
  */
-export async function copyProductionRedis(ctx: ScenarioContext): Promise<{ redis: StageRedis; dir: string; digest: string | undefined; keys: number }> {
+export async function copyProductionRedis(ctx: ScenarioContext): Promise<{ redis: StageRedis; dir: string; digest: string | undefined; keys: number; volatile: number }> {
   const source = ctx.source.redis;
   const dir = await ctx.stage.makeDir("redis-stage");
   if (source.localDataDir) {
@@ -121,17 +122,48 @@ export async function copyProductionRedis(ctx: ScenarioContext): Promise<{ redis
     await runCommand(findBinary("redis-cli"), [...redisCliArgs(source), "--rdb", join(dir, "dump.rdb")], { env: redisEnv(source), timeoutMs: 10 * 60_000 });
   }
   const redis = await ctx.stage.startRedis({ dir });
-  const { digest, keys } = await readRedisDigest(redis.endpoint);
-  return { redis, dir, digest, keys };
+  return { redis, dir, ...(await readRedisDigest(redis.endpoint)) };
 }
 
-/** DEBUG DIGEST (undefined when the server refuses DEBUG) and DBSIZE of a Redis. */
-export async function readRedisDigest(endpoint: RedisEndpoint): Promise<{ digest: string | undefined; keys: number }> {
+/**
+ * A digest of a Redis dataset's keys without expiry (DEBUG DIGEST-VALUE of each, over the
+ * sorted key names; undefined when the server refuses DEBUG), how many keys that covers, and
+ * how many volatile keys it left out. Keys with a TTL are left out: one expiring between the
+ * copy and the restore is Redis working, not data lost (the manifest check covers their TTLs).
+ */
+export async function readRedisDigest(endpoint: RedisEndpoint): Promise<{ digest: string | undefined; keys: number; volatile: number }> {
   const client = await connectRedis(endpoint);
   try {
-    const keys = await client.dbsize();
-    const digest = await client.call("DEBUG", "DIGEST").then((d) => String(d), () => undefined);
-    return { digest, keys };
+    const names: Buffer[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await client.scanBuffer(cursor, "COUNT", 1000);
+      cursor = String(next);
+      names.push(...batch);
+    } while (cursor !== "0");
+    names.sort(Buffer.compare);
+    const hash = createHash("sha256");
+    let keys = 0;
+    let volatile = 0;
+    for (let i = 0; i < names.length; i += 500) {
+      const slice = names.slice(i, i + 500);
+      const pipeline = client.pipeline();
+      for (const name of slice) pipeline.pttl(name).call("DEBUG", "DIGEST-VALUE", name);
+      const replies = (await pipeline.exec()) ?? [];
+      for (let k = 0; k < slice.length; k += 1) {
+        const [ttlError, ttl] = replies[2 * k] ?? [];
+        const [digestError, value] = replies[2 * k + 1] ?? [];
+        if (digestError) return { digest: undefined, keys: names.length, volatile: 0 };
+        if (ttlError || ttl === -2) continue; // gone meanwhile
+        if (ttl !== -1) {
+          volatile += 1;
+          continue;
+        }
+        keys += 1;
+        hash.update(slice[k]!).update("\0").update(String(Array.isArray(value) ? value[0] : value)).update("\n");
+      }
+    }
+    return { digest: hash.digest("hex"), keys, volatile };
   } finally {
     client.disconnect();
   }

@@ -14,9 +14,10 @@ export interface RedisFailureStage {
   ctx: ScenarioContext;
   redis: StageRedis;
   dir: string;
-  /** DEBUG DIGEST and DBSIZE before the failure. */
+  /** Digest and count of the keys without expiry before the failure, and how many volatile keys were left out (readRedisDigest). */
   digest: string | undefined;
   keys: number;
+  volatile: number;
   restored?: BackupManifest;
 }
 
@@ -80,8 +81,8 @@ export const redisFailure: Scenario<RedisFailureStage> = {
       const checks: Check[] = [
         { name: "keys, types and TTLs equal to the manifest", status: comparison.matches ? "passed" : "failed", detail: `keys ${JSON.stringify(comparison.keys.restored)} vs ${JSON.stringify(comparison.keys.expected)}` },
         s.digest && after.digest
-          ? { name: "dataset equal to before the failure (DEBUG DIGEST)", status: s.digest === after.digest ? "passed" : "failed", detail: `${after.digest} vs ${s.digest} before (${after.keys} keys vs ${s.keys})` }
-          : { name: "dataset equal to before the failure (DEBUG DIGEST)", status: "not verified", detail: "the server refuses DEBUG (enable-debug-command)" },
+          ? { name: "dataset equal to before the failure (DEBUG DIGEST-VALUE)", status: s.digest === after.digest ? "passed" : "failed", detail: `${after.digest.slice(0, 12)} vs ${s.digest.slice(0, 12)} before, over the ${after.keys} keys without expiry (${s.keys} before; ${after.volatile} volatile keys left out, ${s.volatile} before)` }
+          : { name: "dataset equal to before the failure (DEBUG DIGEST-VALUE)", status: "not verified", detail: "the server refuses DEBUG (enable-debug-command)" },
       ];
       return { checks, ...backupAgeRpo(s.restored!, failureAt, "the restored RDB") };
     },
