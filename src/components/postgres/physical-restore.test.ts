@@ -28,13 +28,13 @@ afterAll(async () => {
 });
 
 /** A repository with one base backup (WAL 3..3, stop 0/3000100) and segments 3..8 archived. */
-async function repository(): Promise<MemoryStorage> {
+async function repository(compression = "none"): Promise<MemoryStorage> {
   const storage = new MemoryStorage();
   const id = makeBackupId("postgres", BASE_AT);
   const manifest: BackupManifest = {
     formatVersion: 1, id, component: "postgres", source: "postgres://postgres@db:5432/postgres",
     startedAt: BASE_AT.toISOString(), finishedAt: new Date(BASE_AT.getTime() + 5000).toISOString(), consistentAt: new Date(BASE_AT.getTime() + 4000).toISOString(),
-    format: "pg_basebackup tar", compression: "none",
+    format: "pg_basebackup tar", compression,
     parts: [{ key: `postgres/${id.slice("postgres-".length)}/base.tar.age`, size: 1, sha256: "0".repeat(64), plainSize: 1, plainSha256: "0".repeat(64) }],
     storedBytes: 1, encryption: { format: "age", recipients: [] }, tools: {},
     physical: {
@@ -91,6 +91,11 @@ describe("restore postgres --physical refusals", () => {
     await storage.delete(`wal/${segmentFileName(1, 3n)}.age`);
     const base = await refusal(storage, { kind: "lsn", lsn: "0/4000000" });
     expect(base.message).toMatch(/WAL 000000010000000000000003 is missing from the archive: base backup postgres-\S+ needs it to become consistent/);
+  });
+
+  it("refuses a base backup compressed in a way it cannot undo, before writing anything", async () => {
+    const error = await refusal(await repository("lz4"), { kind: "latest" });
+    expect([error.code, error.message]).toEqual(["INTEGRITY_FAILED", expect.stringMatching(/^unable to restore backup 'postgres-\S+': its manifest says compression 'lz4'; a base backup is 'none' or 'zstd'$/)]);
   });
 
   it("refuses a folder that is not empty", async () => {
