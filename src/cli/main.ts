@@ -40,9 +40,10 @@ export function buildProgram(): Command {
     .option("--keep", "keep the scratch database and servers' data for inspection")
     .option("--existing", "drill the backups already in the repository: take no backup, write nothing into the source or the backup prefixes (always so on the external target)")
     .option("--prometheus <file>", "also write the results as a Prometheus textfile (atomically)")
-    .option("--scenario <ids>", "run only these failure scenarios, comma-separated (see --list-scenarios); rehearsal only")
+    .option("--scenario <ids>", "run only these failure scenarios, comma-separated (see --list-scenarios), or none for the backup and restore alone; rehearsal only")
+    .option("--no-pitr", "skip the point-in-time recovery rehearsal (WAL stream, base backup, recovery); reported as not verified")
     .option("--list-scenarios", "list the failure scenarios (id, title, objective, fault) and exit; starts nothing")
-    .action(action(async (opts: { target?: string; keep?: boolean; existing?: boolean; prometheus?: string; scenario?: string; listScenarios?: boolean }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
+    .action(action(async (opts: { target?: string; keep?: boolean; existing?: boolean; prometheus?: string; scenario?: string; listScenarios?: boolean; pitr?: boolean }) => (await import("./commands/drill-command.ts")).drillCommand(opts)));
 
   program.command("backup")
     .description("back up one component or all of them")

@@ -1,10 +1,10 @@
 import type { ComponentName, DrConfig } from "../config/index.ts";
 import { verifyBackup } from "../components/index.ts";
 import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
-import { checkSizeRange, gbPerMinute, lossWindow, projectRto, worstCaseRpo } from "../measure/index.ts";
+import { checkSizeRange, gbPerMinute, lossWindow, projectRto, type RtoProjection, worstCaseRpo } from "../measure/index.ts";
 import type { Storage } from "../storage/storage.ts";
-import { RECOVERY_STEPS, RESTORE_STEPS } from "../components/postgres/postgres-restore.ts";
-import type { DrillResult } from "./drill-result.ts";
+import { type PostgresRestoreResult, RECOVERY_STEPS } from "../components/postgres/postgres-restore.ts";
+import type { DrillResult, RecoveryResult } from "./drill-result.ts";
 import type { RecoverOutput } from "./recover-components.ts";
 
 /** What the measurements need besides the recovery's own output. */
@@ -49,7 +49,6 @@ export async function measureDrill(input: MeasureInput, recovered: RecoverOutput
     : undefined;
   const restore = recovered.postgresRestore;
   const restoreMs = restore?.restoreMs ?? 0;
-  const fixedMs = recovered.recoveries.postgres.steps.filter((s) => s.name !== RESTORE_STEPS.pgRestore && s.name !== RECOVERY_STEPS.cleanup).reduce((a, s) => a + s.durationMs, 0);
   return {
     newest,
     verify,
@@ -61,9 +60,26 @@ export async function measureDrill(input: MeasureInput, recovered: RecoverOutput
     },
     sizeRange,
     rates: restore && restoreMs > 0 ? { dumpGbPerMin: gbPerMinute(restore.dumpBytes, restoreMs), databaseGbPerMin: gbPerMinute(restore.restoredBytes, restoreMs) } : undefined,
-    projection: restore && config.report.productionDbBytes ? projectRto(config.report.productionDbBytes, restore.restoredBytes, restoreMs, fixedMs) : undefined,
+    projection: restore && config.report.productionDbBytes ? projectPostgresRto(config.report.productionDbBytes, restore, recovered.recoveries.postgres) : undefined,
     storageBytes: await measureStorage(storage),
   };
+}
+
+/**
+ * The RTO of a `productionBytes` database from this drill's PostgreSQL recovery. What grows
+ * with the database is scaled by size: the restore (download, decrypt and data load, then
+ * the index builds: restoreMs) and the smoke checks (they count every row and anti-join
+ * every foreign key). The rest of the measured RTO (scratch server, CREATE DATABASE, the
+ * gaps between steps) is fixed. Before, the download was counted twice (inside restoreMs
+ * and again as fixed) and the checks were not scaled, so a 1 GB drill under-projected a
+ * 10 GB one; anchoring the fixed part on the measured RTO makes the projection at the
+ * drill's own size equal its measurement.
+ */
+export function projectPostgresRto(productionBytes: number, restore: Pick<PostgresRestoreResult, "restoredBytes" | "restoreMs">, recovery: Pick<RecoveryResult, "steps" | "rtoMs">): RtoProjection {
+  const sum = (keep: (name: string) => boolean) => recovery.steps.filter((s) => keep(s.name)).reduce((a, s) => a + s.durationMs, 0);
+  const scaledMs = restore.restoreMs + sum((name) => name === RECOVERY_STEPS.smokeChecks);
+  const measuredMs = recovery.rtoMs ?? sum((name) => name !== RECOVERY_STEPS.cleanup);
+  return projectRto(productionBytes, restore.restoredBytes, scaledMs, Math.max(0, measuredMs - scaledMs));
 }
 
 /** Bytes in storage per component (what the monthly cost estimate is based on). */

@@ -43,6 +43,22 @@ describe("dr-drill drill: scenario selection (nothing started)", () => {
     expect(await readdir(state)).toEqual([]);
   });
 
+  it("--scenario none mixed with ids: exit 2, says why, nothing started", async () => {
+    const r = await cli(["drill", "--scenario", "none,redis-failure", "--no-pitr"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("unable to select scenario 'none,redis-failure': 'none' runs no scenario, so it cannot be combined with scenario ids");
+    expect(r.stderr).toContain("HINT: pass --scenario none alone");
+    expect(await readdir(state)).toEqual([]);
+  });
+
+  it("drill --help documents --scenario none and --no-pitr", async () => {
+    const r = await cli(["drill", "--help"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const help = r.stdout.replace(/\s+/g, " ");
+    expect(help).toContain("or none for the backup and restore alone");
+    expect(help).toContain("--no-pitr skip the point-in-time recovery rehearsal");
+  });
+
   it("--scenario with --existing: refused (a scenario breaks copies of a rehearsal source), exit 2", async () => {
     const r = await cli(["drill", "--existing", "--scenario", "media-loss"]);
     expect(r.exitCode).toBe(2);

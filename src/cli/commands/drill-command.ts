@@ -25,6 +25,8 @@ export interface DrillCommandOptions {
   scenario?: string;
   /** `--list-scenarios`: print them and exit, starting nothing. */
   listScenarios?: boolean;
+  /** `--no-pitr` sets false: no point-in-time recovery rehearsal (reported as not verified). */
+  pitr?: boolean;
 }
 
 /** Print the ops results, write the report (and the textfile), and return the exit code. */
@@ -47,7 +49,7 @@ async function rehearse(options: DrillCommandOptions, scenarios: ScenarioId[] | 
   addSecrets([setup.target.postgres.password, setup.target.redis.password, ...setup.identities]);
   try {
     say(`Drill on target '${setup.target.kind}': ${setup.target.describe().postgres}`);
-    const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep, ...(scenarios ? { scenarios } : {}) });
+    const drill = await runDrillOn(setup, { listener: printSteps("  "), keep: options.keep, pitr: options.pitr ?? true, ...(scenarios ? { scenarios } : {}) });
     say("Running the ops checks (the reference's ten, then immutability) on the drill's results...");
     const opsTests = await runOpsChecks(opsInputFor(setup, drill));
     return await finish(setup.config, drill, opsTests, "checked by `pnpm drill` on this run's backups and restores", [setup.target.postgres.password, setup.target.redis.password, ...setup.identities], options.prometheus);
@@ -91,7 +93,7 @@ function listScenarios(config: DrConfig): number {
     return [id, scenario?.title ?? "(not implemented yet)", `<${formatDuration(objective(id).rpoMs)}`, `<${formatDuration(objective(id).rtoMs)}`, scenario?.needs.join(", ") || "-", scenario?.fault ?? "-"];
   })));
   say("");
-  say("dr-drill drill runs all of them; --scenario ID[,ID] runs a subset (native and containers targets).");
+  say("dr-drill drill runs all of them; --scenario ID[,ID] runs a subset, --scenario none runs none (native and containers targets).");
   return 0;
 }
 
@@ -119,7 +121,7 @@ export async function drillCommand(options: DrillCommandOptions): Promise<number
   const config = await loadCommandConfig(options.target);
   if (options.listScenarios) return listScenarios(config);
   if (config.target === "external" || options.existing) {
-    if (scenarios) throw refuseScenarios(config, options);
+    if (scenarios?.length) throw refuseScenarios(config, options);
     return await drillExisting(config, options);
   }
   return await rehearse(options, scenarios);
