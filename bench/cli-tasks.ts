@@ -123,8 +123,9 @@ export function defaultRestoreJobs(): number {
 /**
  * `node bin/dr-drill.js restore postgres --latest --into postgres://USER@HOST:PORT/NEWDB`
  * (password in PGPASSWORD): a new process that reads the repository only, picks the newest
- * backup, creates the database, downloads and decrypts the dump to a temp file, runs
- * pg_restore --jobs N, marks the database. Its own step lines give the breakdown.
+ * backup, starts the download (decrypted to a temp file) while it creates the database,
+ * runs pg_restore --jobs N once the file is verified, marks the database. Its own step
+ * lines give the breakdown.
  */
 export function makeCliRestoreTask(ctx: CliBenchContext, breakdowns: CliBreakdowns): BenchTask {
   const bucket = "bench-pg-cli-restore";
@@ -143,7 +144,7 @@ export function makeCliRestoreTask(ctx: CliBenchContext, breakdowns: CliBreakdow
     name: "node bin/dr-drill.js restore postgres --latest --into URL",
     group: "postgres-restore",
     command: `DR_TARGET=external DR_S3_*=… DR_AGE_IDENTITY_FILE=… PGPASSWORD=… ${describeCli(["restore", "postgres", "--latest", "--into", intoUrl("NEWDB")])}`,
-    notes: `the whole CLI process: start-up, storage check, newest backup, create database, download + decrypt to a temp file, pg_restore --jobs=${defaultRestoreJobs()} (dr-drill's default here), fingerprint mark; restore rate = source pg_database_size / time`,
+    notes: `the whole CLI process: start-up, storage check, newest backup, create database while the download starts, download + decrypt to a temp file, SHA-256 checks, pg_restore --jobs=${defaultRestoreJobs()} (dr-drill's default here), fingerprint mark; restore rate = source pg_database_size / time`,
     inputBytes: ctx.databaseBytes,
     facts,
     setup: async () => {

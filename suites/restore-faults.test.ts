@@ -169,8 +169,8 @@ describe("restore faults", () => {
     });
   });
 
-  describe("the data load overlaps the download (issue 14)", () => {
-    /** A database with what a sequential data load could lose: large objects and their comments, sequences, comments, views, functions, constraints, indexes. */
+  describe("the restore pipeline (issue 14): complete, compressed either way, hash-checked", () => {
+    /** A database with what a restore pipeline could lose: large objects and their comments, sequences, comments, views, functions, constraints, indexes. */
     const FEATURES_SQL = `
       CREATE TABLE parent (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
       CREATE TABLE child (id bigserial PRIMARY KEY, parent_id int NOT NULL REFERENCES parent(id), note text, doc oid);
@@ -225,7 +225,16 @@ describe("restore faults", () => {
       expect(got).toEqual(want);
     });
 
-    it("a dump whose plain SHA-256 does not match: INTEGRITY_FAILED though tables were loading from the stream, the half-restored database dropped, no dump left", async () => {
+    it("a backup compressed with zstd outside pg_dump (pg_dump -Z0) restores through the same stream, equal to the source", async () => {
+      const source = { ...fx.target.postgres, database: "features_source" };
+      const manifest = await backupPostgres(fx.ctx({ postgres: source }), { compression: { method: "zstd", level: 1 } });
+      expect(manifest.compression).toBe("zstd -1 over pg_dump -Z 0");
+      const result = await restorePostgres({ storage: fx.storage, manifest, identities: [fx.identity], into: { ...fx.target.postgres, database: "features_zstd" }, source, jobs: 2 });
+      expect(result.dumpBytes).toBe(manifest.parts[0]!.plainSize);
+      expect(await describeDatabase("features_zstd")).toEqual(await describeDatabase("features_source"));
+    });
+
+    it("a dump whose plain SHA-256 does not match: INTEGRITY_FAILED, pg_restore never fed, the database created meanwhile dropped, no dump left", async () => {
       const forged: BackupManifest = { ...pgManifest, parts: [{ ...pgManifest.parts[0]!, plainSha256: "0".repeat(64) }] };
       const err = await drErrorOf(restorePostgres({ storage: fx.storage, manifest: forged, identities: [fx.identity], into: { ...fx.target.postgres, database: "restored_forged" }, source: fx.target.postgres, jobs: 2 }));
       expect(err.code).toBe("INTEGRITY_FAILED");

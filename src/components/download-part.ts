@@ -7,7 +7,6 @@ import { DrError, messageOf } from "../errors/index.ts";
 import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
-import { TeeStream } from "../streams/tee-stream.ts";
 import { localWriteCode, localWriteError } from "./local-disk.ts";
 
 export interface DownloadOptions {
@@ -150,17 +149,13 @@ export const FILE_WRITE_BUFFER = 4 * 1024 * 1024;
  * Download and decrypt a part into a new file (restores that need a seekable file). The
  * file must not exist (never overwritten); on failure it is removed, so nothing partial is
  * left, and a full local disk is reported as such, naming the folder and the sizes.
- * `follower`, when given, gets a copy of every plain byte as it arrives (a pg_restore
- * reading its stdin while the file is written): it sets the pace when it is slower, and
- * when it stops reading early the file is still written whole. Nothing about the follower
- * is judged here: its reader has its own verdict, and the hashes are checked only once the
- * whole part went through.
+ * `decode` wraps the file as the receiver of the plain (hashed) bytes, e.g. a decompressor.
  */
-export async function downloadPartToFile(options: DownloadOptions, path: string, follower?: Writable): Promise<DownloadResult> {
+export async function downloadPartToFile(options: DownloadOptions, path: string, extra: { decode?: (sink: Writable) => Writable } = {}): Promise<DownloadResult> {
   const handle = await createNewFile(path);
   try {
     const file = handle.createWriteStream({ highWaterMark: FILE_WRITE_BUFFER });
-    return await downloadPart(options, follower ? new TeeStream(file, follower) : file);
+    return await downloadPart(options, extra.decode ? extra.decode(file) : file);
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(path, { force: true });
