@@ -15,23 +15,29 @@ export interface S3ClientTuning {
   requestTimeoutMs?: number;
 }
 
+/** The tuning with every default filled in (the SDK client and S3DirectPut use the same). */
+export function resolveTuning(tuning: S3ClientTuning = {}): Required<S3ClientTuning> {
+  return { maxAttempts: tuning.maxAttempts ?? 4, connectionTimeoutMs: tuning.connectionTimeoutMs ?? 5_000, requestTimeoutMs: tuning.requestTimeoutMs ?? 120_000 };
+}
+
 /**
  * Build the S3 client for an endpoint. Retries are bounded and every request has a
  * connection and idle timeout, so an unreachable server fails in seconds, not minutes.
  * The SDK's checksum defaults ("WHEN_SUPPORTED") stay on: every upload request carries a
  * CRC32 header and downloads of single-part objects are CRC32-validated (see S3Storage).
  */
-export function createS3Client(endpoint: S3Endpoint, tuning: S3ClientTuning = {}): S3Client {
+export function createS3Client(endpoint: S3Endpoint, options: S3ClientTuning = {}): S3Client {
+  const tuning = resolveTuning(options);
   return new S3Client({
     region: endpoint.region,
     endpoint: endpoint.endpoint,
     forcePathStyle: endpoint.forcePathStyle,
     credentials: endpoint.credentials,
-    maxAttempts: tuning.maxAttempts ?? 4,
+    maxAttempts: tuning.maxAttempts,
     retryMode: "standard",
     requestHandler: {
-      connectionTimeout: tuning.connectionTimeoutMs ?? 5_000,
-      requestTimeout: tuning.requestTimeoutMs ?? 120_000,
+      connectionTimeout: tuning.connectionTimeoutMs,
+      requestTimeout: tuning.requestTimeoutMs,
       // Without this the handler only logs a warning when requestTimeout passes.
       throwOnRequestTimeout: true,
     },
