@@ -3,7 +3,7 @@ import { verifyBackup } from "../components/index.ts";
 import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
 import { checkSizeRange, gbPerMinute, lossWindow, projectRto, type RtoProjection, worstCaseRpo } from "../measure/index.ts";
 import type { Storage } from "../storage/storage.ts";
-import { type PostgresRestoreResult, RECOVERY_STEPS } from "../components/postgres/postgres-restore.ts";
+import { type PostgresRestoreResult, RECOVERY_STEPS, RESTORE_STEPS } from "../components/postgres/postgres-restore.ts";
 import type { DrillResult, RecoveryResult } from "./drill-result.ts";
 import type { RecoverOutput } from "./recover-components.ts";
 
@@ -66,21 +66,23 @@ export async function measureDrill(input: MeasureInput, recovered: RecoverOutput
 }
 
 /**
- * The RTO of a `productionBytes` database from this drill's PostgreSQL recovery. What grows
- * with the database is scaled by size: the restore (download, decrypt and data load, then
- * the index builds: restoreMs) and the smoke checks (they count every row and anti-join
- * every foreign key). The rest of the measured RTO (scratch server, CREATE DATABASE, the
- * gaps between steps) is fixed. Before, the download was counted twice (inside restoreMs
- * and again as fixed) and the checks were not scaled, so a 1 GB drill under-projected a
- * 10 GB one; anchoring the fixed part on the measured RTO makes the projection at the
- * drill's own size equal its measurement.
+ * The RTO of a `productionBytes` database from this drill's PostgreSQL recovery. The steps
+ * that grow with the database are scaled by size: download and decrypt, pg_restore, and the
+ * smoke checks (they count every row and anti-join every foreign key). The rest of the
+ * measured RTO (scratch server, CREATE DATABASE, the gaps between steps) is fixed. Steps,
+ * not restoreMs: they follow each other in wall time whether or not the data load overlaps
+ * the download, so each second is scaled once; anchoring the fixed part on the measured RTO
+ * makes the projection at the drill's own size equal its measurement.
  */
-export function projectPostgresRto(productionBytes: number, restore: Pick<PostgresRestoreResult, "restoredBytes" | "restoreMs">, recovery: Pick<RecoveryResult, "steps" | "rtoMs">): RtoProjection {
+export function projectPostgresRto(productionBytes: number, restore: Pick<PostgresRestoreResult, "restoredBytes">, recovery: Pick<RecoveryResult, "steps" | "rtoMs">): RtoProjection {
   const sum = (keep: (name: string) => boolean) => recovery.steps.filter((s) => keep(s.name)).reduce((a, s) => a + s.durationMs, 0);
-  const scaledMs = restore.restoreMs + sum((name) => name === RECOVERY_STEPS.smokeChecks);
+  const scaledMs = sum((name) => SCALED_STEPS.has(name));
   const measuredMs = recovery.rtoMs ?? sum((name) => name !== RECOVERY_STEPS.cleanup);
   return projectRto(productionBytes, restore.restoredBytes, scaledMs, Math.max(0, measuredMs - scaledMs));
 }
+
+/** The recovery steps whose time grows with the database's size. */
+const SCALED_STEPS: ReadonlySet<string> = new Set([RESTORE_STEPS.download, RESTORE_STEPS.pgRestore, RECOVERY_STEPS.smokeChecks]);
 
 /** Bytes in storage per component (what the monthly cost estimate is based on). */
 async function measureStorage(storage: Storage): Promise<DrillResult["storageBytes"]> {
