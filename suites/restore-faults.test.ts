@@ -1,7 +1,8 @@
 // Faults of the restore half: a second restore never destroys a promoted database, a failed
 // restore leaves nothing that blocks the retry, a full local disk says so.
 import { existsSync, readdirSync } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { generateIdentity } from "age-encryption";
@@ -170,6 +171,18 @@ describe("restore faults", () => {
   });
 
   describe("the restore pipeline (issue 14): complete, compressed either way, hash-checked", () => {
+    // Temp folders of this describe in a folder of its own: other processes' restores (another
+    // suite, a drill) make dr-drill-pg-restore-* folders in the shared TMPDIR meanwhile.
+    const previousTmp = process.env.DR_TMPDIR;
+    beforeAll(async () => {
+      process.env.DR_TMPDIR = await mkdtemp(join(tmpdir(), "restore-faults-tmp-"));
+    });
+    afterAll(async () => {
+      const own = process.env.DR_TMPDIR!;
+      if (previousTmp === undefined) delete process.env.DR_TMPDIR;
+      else process.env.DR_TMPDIR = previousTmp;
+      await rm(own, { recursive: true, force: true });
+    });
     /** A database with what a restore pipeline could lose: large objects and their comments, sequences, comments, views, functions, constraints, indexes. */
     const FEATURES_SQL = `
       CREATE TABLE parent (id serial PRIMARY KEY, name text NOT NULL UNIQUE);

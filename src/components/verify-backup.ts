@@ -10,6 +10,7 @@ import { mapConcurrent } from "../util/map-concurrent.ts";
 import { downloadPart, downloadPartToFile, partOf, type DownloadOptions } from "./download-part.ts";
 import { compareRefsWithFiles, readRefsList } from "./media/media-lists.ts";
 import { mediaFilePart, readSnapshotFileList } from "./media/media-restore.ts";
+import { dumpSink } from "./postgres/dump-compression.ts";
 import { checkRdbFile } from "./redis/redis-backup.ts";
 
 /** One check of a verification. */
@@ -117,7 +118,7 @@ async function listArchive(options: VerifyOptions, download: DownloadOptions): P
   const pgRestore = findBinary("pg_restore");
   const proc = startCommand(pgRestore, ["--list"], { timeoutMs: 6 * 3_600_000, signal: options.signal });
   // A failed download must not leave pg_restore waiting on its stdin.
-  const fed = downloadPart(download, feedUntilClosed(proc.stdin!)).catch((error: unknown) => {
+  const fed = downloadPart(download, dumpSink(options.manifest, feedUntilClosed(proc.stdin!))).catch((error: unknown) => {
     proc.kill("SIGTERM");
     throw error;
   });

@@ -100,6 +100,8 @@ export interface DrConfig {
   postgres: {
     /** pg_dump --compress level (0-9). */
     compressionLevel: number;
+    /** Who compresses the dump: "zstd" (pg_dump -Z0, zstd in dr-drill) or "pg_dump" (its own gzip). */
+    compressionMethod: "zstd" | "pg_dump";
     /** pg_restore --jobs. */
     restoreJobs: number;
     /** Expected dump size bounds, bytes (optional). */
@@ -148,7 +150,7 @@ export interface DrConfigInput {
   encryption?: { recipients?: string[]; identityFile?: string; allowUnencrypted?: boolean };
   schedule?: Partial<Record<ComponentName, { interval?: Duration; retention?: Duration; label?: string }>>;
   objectives?: { rpo?: Duration; rto?: Duration; scenarios?: Partial<Record<ScenarioId, { rpo?: Duration; rto?: Duration }>> };
-  postgres?: { compressionLevel?: number; restoreJobs?: number; expectedSizeMin?: Size; expectedSizeMax?: Size };
+  postgres?: { compressionLevel?: number; compressionMethod?: "zstd" | "pg_dump"; restoreJobs?: number; expectedSizeMin?: Size; expectedSizeMax?: Size };
   media?: { excludes?: string[] };
   smoke?: { commands?: { name?: string; command: string[]; timeout?: Duration }[] };
   report?: { dir?: string; pricePerGbMonth?: number; productionDbSize?: Size };

@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { text } from "node:stream/consumers";
+import { buffer } from "node:stream/consumers";
 import { formatBytes, formatDuration } from "../config/index.ts";
 import { applyRetention, backupMedia, planComponentRetention, verifyBackup, runBgsave } from "../components/index.ts";
 import { connectRedis } from "../clients/index.ts";
@@ -277,6 +277,9 @@ const rtoWithinTarget: OpsCheck = {
 };
 
 /** Every newest backup is age-encrypted: stored bytes start with the age header, hold no PGDMP/REDIS magic, and the stock age CLI decrypts them to the recorded SHA-256. */
+/** The first bytes of a zstd frame. */
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
 const backupEncryptionEnabled: OpsCheck = {
   name: "test_backup_encryption_enabled",
   async run(input) {
@@ -286,10 +289,12 @@ const backupEncryptionEnabled: OpsCheck = {
     const problems: string[] = [];
     for (const manifest of newest) {
       const part = manifest.parts[0]!;
-      const head = (await text(await input.storage.get(part.key))).slice(0, 64);
+      const bytes = (await buffer(await input.storage.get(part.key))).subarray(0, 64);
+      const head = bytes.toString("latin1");
       if (manifest.encryption.format !== "age") problems.push(`${manifest.id} manifest says ${manifest.encryption.format}`);
       if (!head.startsWith("age-encryption.org/v1")) problems.push(`${part.key} does not start with the age header`);
-      if (/PGDMP|REDIS/.test(head)) problems.push(`${part.key} holds plaintext magic`);
+      // A dump (PGDMP), an RDB (REDIS), or either inside a zstd frame (28 B5 2F FD), which a zstd-compressed dump starts with.
+      if (/PGDMP|REDIS/.test(head) || bytes.subarray(0, 4).equals(ZSTD_MAGIC)) problems.push(`${part.key} holds plaintext magic`);
     }
     const pg = latest(input, "postgres");
     let cli = "age CLI not run";

@@ -78,7 +78,7 @@ export function renderMarkdown(report: DrStatusReport): string {
     return b ? `${b.id} (${extra(b)})` : "none";
   };
   lines.push(table(["Component", "Frequency", "Retention", "Method", "Storage", "Newest backup"], [
-    ["**PostgreSQL**", s.postgres.label, formatDuration(s.postgres.retentionMs), `\`pg_dump --format=custom --compress=${d.config.postgres.compressionLevel}\`, streamed, age-encrypted`, d.storageLocation, newestCell("postgres", (b) => formatBytes(b.storedBytes))],
+    ["**PostgreSQL**", s.postgres.label, formatDuration(s.postgres.retentionMs), `${d.config.postgres.compressionMethod === "zstd" && d.config.postgres.compressionLevel > 0 ? `\`pg_dump --format=custom --compress=0\`, zstd -${d.config.postgres.compressionLevel}` : `\`pg_dump --format=custom --compress=${d.config.postgres.compressionLevel}\``}, streamed, age-encrypted`, d.storageLocation, newestCell("postgres", (b) => formatBytes(b.storedBytes))],
     ["**Redis**", s.redis.label, formatDuration(s.redis.retentionMs), "RDB snapshot (BGSAVE awaited, redis-check-rdb), age-encrypted", d.storageLocation, newestCell("redis", (b) => formatBytes(b.storedBytes))],
     ["**Media Files**", s.media.label, formatDuration(s.media.retentionMs), `incremental sync, content-addressed, snapshot per run; excludes ${d.config.media.excludes.map((e) => `\`${e}\``).join(" ")}`, d.storageLocation, newestCell("media", (b) => `${b.media?.files} files`)],
   ]), "");
