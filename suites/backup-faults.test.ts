@@ -2,7 +2,7 @@
 import { execa } from "execa";
 import { existsSync, readdirSync } from "node:fs";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, writeFile, rm } from "node:fs/promises";
+import { mkdtemp, writeFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -210,6 +210,9 @@ describe("backup faults", () => {
       const archive = join(dir, "stock.dump");
       await execa("age", ["-d", "-i", key, stored]).pipe("zstd", ["-d", "-q", "-o", archive]);
       const toc = (await execa("pg_restore", ["--list", archive])).stdout;
+      // The manifest records the archive's size as pg_dump wrote it: what a restore's temp file needs.
+      expect(manifest.postgres!.archiveBytes).toBe((await stat(archive)).size);
+      expect(manifest.postgres!.archiveBytes).toBeGreaterThan(manifest.parts[0]!.plainSize);
       // Every byte of the archive reads back (pg_restore to a script reads all table data).
       await execa("pg_restore", ["--file=/dev/null", archive]);
       const tables = Object.keys(manifest.postgres!.tables);

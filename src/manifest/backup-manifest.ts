@@ -32,6 +32,8 @@ export interface PostgresBackupFacts {
   migrations: string[];
   /** pg_dump --compress level used. */
   compressionLevel: number;
+  /** Bytes of pg_dump's archive before dr-drill's own compression (the restore's temp file); absent in older manifests. */
+  archiveBytes?: number;
   /** Newest row of dr_heartbeat in the dump, ISO time, when the table exists. */
   newestHeartbeat: string | undefined;
 }

@@ -93,6 +93,11 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
       if (result.failed) throw commandError(describeCommand(dumpTool.path, args), result, String(result.stderr ?? ""));
     });
     const gate = gateOnCompletion(finished);
+    // pg_dump's own output, before any compression of ours: what a restore writes to its temp file.
+    let archiveBytes = 0;
+    dump.stdout!.on("data", (chunk: Buffer) => {
+      archiveBytes += chunk.byteLength;
+    });
     // zstd after the gate: a failed pg_dump errors the compressor too, never ends its frame.
     const compressor = dumpCompressor(compression);
     const dumped = compressor ?? gate;
@@ -165,6 +170,7 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
         tables: counted.tables,
         migrations: counted.migrations,
         compressionLevel: level,
+        archiveBytes,
         newestHeartbeat: counted.newestHeartbeat,
       },
     };

@@ -400,7 +400,8 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
   let created = false;
   try {
     work = await makeTempDir("pg-restore");
-    await assertFreeSpace(work, part.plainSize, `the dump of backup '${options.manifest.id}'`);
+    // The temp file holds the archive as pg_dump wrote it: larger than the stored part when dr-drill compressed it.
+    await assertFreeSpace(work, options.manifest.postgres?.archiveBytes ?? part.plainSize, `the dump of backup '${options.manifest.id}'`);
     const dumpFile = join(work, "restore.dump");
     const download = together(downloadPartToFile({ ...partOf(options, part), signal }, dumpFile, { decode: (sink) => dumpSink(options.manifest, sink) }));
     pending.push(download);
