@@ -11,6 +11,7 @@ import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
 import { type BackupManifest, makeBackupId, manifestKey, writeManifest, listBackups } from "../manifest/index.ts";
 import { parseKeyspace } from "../clients/redis-info.ts";
 import { makeExcludeMatcher } from "../components/media/media-exclude.ts";
+import { readDumpCompression } from "../components/postgres/dump-compression.ts";
 import { walkMedia } from "../components/media/media-walk.ts";
 import { readSnapshotFileList } from "../components/media/media-restore.ts";
 import { hashStream } from "../streams/hash-stream.ts";
@@ -308,13 +309,17 @@ const backupEncryptionEnabled: OpsCheck = {
         await pipeline(await input.storage.get(pg.parts[0]!.key), createWriteStream(stored));
         await runCommand(findBinary("age"), ["--decrypt", "--identity", identityFile, "--output", plainFile, stored], { timeoutMs: 30 * 60_000 });
         const { sha256 } = await hashStream(createReadStream(plainFile));
-        const handle = await open(plainFile);
-        const { buffer } = await handle.read(Buffer.alloc(5), 0, 5, 0);
+        // A zstd-compressed dump goes through the stock zstd CLI too, as the README's hand restore does.
+        const zstd = readDumpCompression(pg).method === "zstd";
+        const archive = zstd ? join(work, "plain.pgdump") : plainFile;
+        if (zstd) await runCommand(findBinary("zstd"), ["--decompress", "--quiet", "-o", archive, plainFile], { timeoutMs: 30 * 60_000 });
+        const handle = await open(archive);
+        const { buffer: head } = await handle.read(Buffer.alloc(5), 0, 5, 0);
         await handle.close();
-        const magic = buffer.toString();
+        const tools = zstd ? "'age -d | zstd -d'" : "'age -d'";
         if (sha256 !== pg.parts[0]!.plainSha256) problems.push("age -d output does not match the recorded SHA-256");
-        else if (magic !== "PGDMP") problems.push("age -d output is not a pg_dump archive");
-        else cli = `stock 'age -d' decrypts ${pg.id} to a PGDMP archive with the recorded SHA-256`;
+        else if (head.toString() !== "PGDMP") problems.push(`${tools} output is not a pg_dump archive`);
+        else cli = `stock ${tools} turns ${pg.id} into a PGDMP archive, with the recorded SHA-256`;
       } catch (error) {
         problems.push(`age -d failed: ${messageOf(error).split("\n")[0]}`);
       } finally {
