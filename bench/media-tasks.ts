@@ -67,7 +67,8 @@ function laneTaskBase(ctx: MediaBenchContext, lane: MediaLane, firstSync: boolea
     group: firstSync ? "media-first-sync" : "media-no-change",
     inputBytes: ctx.bytes,
     setup: async () => {
-      await openMediaLane(lane, ctx.target.s3, ctx.storageOptions);
+      // BENCH_S3_DIRECT_PUT=0: media objects through the SDK client, to time the old path beside the new.
+      await openMediaLane(lane, ctx.target.s3, process.env.BENCH_S3_DIRECT_PUT === "0" ? { ...ctx.storageOptions, directPut: false } : ctx.storageOptions);
     },
     teardown: () => closeMediaLane(lane),
   };
