@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { buffer } from "node:stream/consumers";
 import { formatBytes, formatDuration } from "../config/index.ts";
 import { applyRetention, backupMedia, planComponentRetention, verifyBackup, runBgsave } from "../components/index.ts";
 import { connectRedis } from "../clients/index.ts";
@@ -278,6 +277,19 @@ const rtoWithinTarget: OpsCheck = {
 };
 
 /** Every newest backup is age-encrypted: stored bytes start with the age header, hold no PGDMP/REDIS magic, and the stock age CLI decrypts them to the recorded SHA-256. */
+/** The first `count` bytes of a stream, reading no further (a dump may be gigabytes). */
+async function readHead(stream: AsyncIterable<Buffer | Uint8Array> & { destroy?: () => void }, count: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.byteLength;
+    if (size >= count) break;
+  }
+  stream.destroy?.();
+  return Buffer.concat(chunks).subarray(0, count);
+}
+
 /** The first bytes of a zstd frame. */
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
@@ -290,7 +302,7 @@ const backupEncryptionEnabled: OpsCheck = {
     const problems: string[] = [];
     for (const manifest of newest) {
       const part = manifest.parts[0]!;
-      const bytes = (await buffer(await input.storage.get(part.key))).subarray(0, 64);
+      const bytes = await readHead(await input.storage.get(part.key), 64);
       const head = bytes.toString("latin1");
       if (manifest.encryption.format !== "age") problems.push(`${manifest.id} manifest says ${manifest.encryption.format}`);
       if (!head.startsWith("age-encryption.org/v1")) problems.push(`${part.key} does not start with the age header`);

@@ -128,10 +128,11 @@ function restoreProofRows(drill: DrillResult): ScenarioRow[] {
  */
 export function buildScenarios(drill: DrillResult): ScenarioRow[] {
   const results = drill.scenarios;
-  if (!results?.length) return restoreProofRows(drill);
-  const ran = results.map((r) => r.id);
+  // A rehearsal told to run none (--scenario none) shows each as not run, never as a pass.
+  if (!results?.length && !(drill.mode === "rehearsal" && results)) return restoreProofRows(drill);
+  const ran = (results ?? []).map((r) => r.id);
   const rows = SCENARIO_IDS.map((id) => {
-    const result = results.find((r) => r.id === id);
+    const result = results?.find((r) => r.id === id);
     return result ? scenarioRow(result) : notRunRow(id, drill.config.objectives.scenarios?.[id], ran);
   });
   if (drill.pitr) rows.push(pitrRow(drill, drill.pitr));

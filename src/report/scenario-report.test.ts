@@ -7,6 +7,7 @@ import type { DrillResult, RecoveryResult } from "../drill/drill-result.ts";
 import type { PathResult, ScenarioResult, ScenarioStepResult } from "../drill/scenarios/scenario.ts";
 import { renderTextfile } from "../status/prometheus-textfile.ts";
 import { buildReport, buildScenarios } from "./build-report.ts";
+import { SCENARIO_IDS } from "../config/index.ts";
 import { drillMetrics } from "./drill-metrics.ts";
 import { renderMarkdown } from "./render-markdown.ts";
 import { writeReport } from "./write-report.ts";
@@ -220,8 +221,15 @@ describe("report of the failure scenarios (renders the runner's verdicts)", () =
     expect(buildReport("drill", drillWith([notVerified]), [], "test", []).recommendations).toContain("**Test multi-region failover**: the region outage scenario was not verified: server-copies: the containers sandbox has no second region.");
   });
 
-  it("a drill that ran no scenario keeps the restore-proof rows and the multi-region reminder", () => {
-    for (const drill of [drillWith(undefined), { ...drillWith(mixed), scenarios: [] }]) {
+  it("a rehearsal told to run no scenario (--scenario none) shows each as not run, never as a pass", () => {
+    const report = buildReport("drill", { ...drillWith(mixed), scenarios: [] }, [], "test", []);
+    expect(report.scenarios.slice(0, 5).map((r) => [r.id, r.status])).toEqual(SCENARIO_IDS.map((id) => [id, "NOT RUN"]));
+    expect(report.scenarios[0]!.measured).toBe("not run in this drill (--scenario none; `dr-drill drill --scenario database-corruption` runs it)");
+    expect(report.scenarios.filter((r) => r.mark === "✅").map((r) => r.scenario)).toEqual(["Accidental DELETE (point-in-time recovery)"]);
+  });
+
+  it("a drill of existing backups (no scenario possible) keeps the restore-proof rows and the multi-region reminder", () => {
+    for (const drill of [drillWith(undefined)]) {
       const report = buildReport("drill", drill, [], "test", []);
       expect(report.scenarios.map((r) => [r.scenario, r.status])).toEqual([
         ["Database corruption", "MEETS"],

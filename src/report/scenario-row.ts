@@ -80,7 +80,7 @@ export function scenarioRow(result: ScenarioResult): ScenarioRow {
 
 /** A scenario this drill did not select (`--scenario`): shown, neutral, never counted as verified. */
 export function notRunRow(id: ScenarioId, objective: Objective | undefined, ran: readonly ScenarioId[]): ScenarioRow {
-  const detail = `not run in this drill (it ran ${ran.join(", ") || "no scenario"}; \`dr-drill drill --scenario ${id}\` runs it)`;
+  const detail = `not run in this drill (${ran.length ? `it ran ${ran.join(", ")}` : "--scenario none"}; \`dr-drill drill --scenario ${id}\` runs it)`;
   return {
     id,
     scenario: id,
