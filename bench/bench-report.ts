@@ -4,7 +4,7 @@ import type { GoalReport } from "./evaluate-goals.ts";
 import type { MachineInfo } from "./machine-info.ts";
 import type { RssMeasurement } from "./measure-backup-rss.ts";
 import type { SeededFixtures } from "./seed-fixtures.ts";
-import type { TaskSummary } from "./summarize-task.ts";
+import { median, type TaskSummary } from "./summarize-task.ts";
 import type { CliOverhead } from "./cli-overhead.ts";
 import { gbPerMinute, medianSlices, type TimeSlice } from "./cli-steps.ts";
 import type { ProfileSummary } from "./cpu-profile.ts";
@@ -152,6 +152,36 @@ function makeRestoreRateRows(report: BenchReport): Record<string, string>[] {
   }));
 }
 
+/** The median of one fact over a task's iterations, or undefined when the task did not run or lacks it. */
+function medianFact(task: TaskSummary | undefined, name: string): number | undefined {
+  const values = (task?.facts ?? []).map((f) => f[name]).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+  return values.length ? median(values) : undefined;
+}
+
+/** The PITR issue's WAL figures: `wal push` latency per segment, `wal stream` throughput and lag under pgbench. */
+export function renderWalSection(tasks: readonly TaskSummary[]): string[] {
+  const push = tasks.find((t) => t.id === "wal-push");
+  const stream = tasks.find((t) => t.id === "wal-stream");
+  if (!push && !stream) return [];
+  const fmt = (v: number | undefined, digits: number, unit: string) => (v === undefined ? "not measured" : `${v.toFixed(digits)} ${unit}`);
+  const rows: Record<string, string>[] = [];
+  if (push) {
+    rows.push({ measure: "wal push: time per 16 MiB segment (median of the iterations' medians)", value: fmt(medianFact(push, "msPerSegment"), 0, "ms") });
+    rows.push({ measure: "wal push: slowest segment (median over iterations)", value: fmt(medianFact(push, "maxMsPerSegment"), 0, "ms") });
+  }
+  if (stream) {
+    const mb = (v: number | undefined) => (v === undefined ? undefined : v / 1e6);
+    rows.push({ measure: "wal stream: WAL archived per second, load start to the last segment in the bucket", value: fmt(medianFact(stream, "walMBps"), 1, "MB/s") });
+    rows.push({ measure: "wal stream: WAL generated per second by pgbench", value: fmt(medianFact(stream, "generatedMBps"), 1, "MB/s") });
+    const catchUpMs = medianFact(stream, "catchUpMs");
+    rows.push({ measure: "wal stream: catch-up after the load stopped", value: fmt(catchUpMs === undefined ? undefined : catchUpMs / 1000, 1, "s") });
+    rows.push({ measure: "wal stream: receiver behind the server (median / max)", value: `${fmt(mb(medianFact(stream, "receiveLagBytesMedian")), 2, "MB")} / ${fmt(mb(medianFact(stream, "receiveLagBytesMax")), 2, "MB")}` });
+    rows.push({ measure: "wal stream: bucket behind the server (median / max)", value: `${fmt(mb(medianFact(stream, "archiveLagBytesMedian")), 1, "MB")} / ${fmt(mb(medianFact(stream, "archiveLagBytesMax")), 1, "MB")}` });
+    rows.push({ measure: "wal stream: bucket behind the server in seconds, the live RPO (median / max)", value: `${fmt(medianFact(stream, "archiveLagSecondsMedian"), 1, "s")} / ${fmt(medianFact(stream, "archiveLagSecondsMax"), 1, "s")}` });
+  }
+  return ["## WAL archiving (point-in-time recovery)", "", "Medians over the rounds of each iteration's own figure (raw figures: `facts` in bench.json).", "", renderTable(rows)];
+}
+
 /** A breakdown table: median ms of each slice, with its share of the total. */
 function renderSlices(slices: readonly TimeSlice[]): string {
   const total = slices.reduce((sum, s) => sum + s.ms, 0);
@@ -288,6 +318,7 @@ export function renderBenchMarkdown(report: BenchReport): string {
       ? ["dr-drill's logical restore cut at its own step lines (`… step` / `✔ step (time)`, arrival times; medians over the rounds):", "", renderSlices(medianSlices(report.breakdowns["cli-restore"]))]
       : []),
     ...renderOverhead(report),
+    ...renderWalSection(report.tasks),
     "## Timings",
     "",
     "CPU columns: median CPU seconds per iteration of this Node process (the dr-drill pipeline runs in it), its finished children " +
