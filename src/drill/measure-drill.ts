@@ -1,6 +1,6 @@
 import type { ComponentName, DrConfig } from "../config/index.ts";
 import { verifyBackup } from "../components/index.ts";
-import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
+import { type BackupManifest, listCompleteDumps } from "../manifest/index.ts";
 import { checkSizeRange, gbPerMinute, lossWindow, projectRto, type RtoProjection, worstCaseRpo } from "../measure/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type PostgresRestoreResult, RECOVERY_STEPS, RESTORE_STEPS } from "../components/postgres/postgres-restore.ts";
@@ -25,7 +25,7 @@ export async function measureDrill(input: MeasureInput, recovered: RecoverOutput
   const { config, storage, failureAt } = input;
   const history: Partial<Record<ComponentName, BackupManifest[]>> = {};
   // Dumps compare with dumps: a physical base backup's size says nothing about the next dump's.
-  for (const component of input.components) history[component] = (await listCompleteBackups(storage, component)).filter((m) => !m.physical);
+  for (const component of input.components) history[component] = await listCompleteDumps(storage, component);
   const newest: Partial<Record<ComponentName, BackupManifest>> = {};
   for (const component of input.components) {
     const latest = history[component]!.at(-1);

@@ -17,7 +17,7 @@ import { RECOVERY_STEPS } from "../components/postgres/postgres-restore.ts";
 import { compareTrees } from "../components/media/media-compare.ts";
 import { isDrError, messageOf } from "../errors/index.ts";
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
-import { type BackupManifest, listCompleteBackups } from "../manifest/index.ts";
+import { type BackupManifest, listCompleteBackups, listCompleteDumps } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { ScratchServers, StartedPostgres, StartedRedis } from "../targets/target.ts";
 import type { DrillResult, RecoveryResult } from "./drill-result.ts";
@@ -86,7 +86,7 @@ async function recoverPostgres(input: RecoverInput, out: RecoverOutput): Promise
   let scratch: StartedPostgres | undefined;
   try {
     // pg_dump archives only: physical base backups are restored by the PITR path.
-    const candidates = (await listCompleteBackups(input.storage, "postgres")).filter((m) => !m.physical).reverse();
+    const candidates = (await listCompleteDumps(input.storage, "postgres")).reverse();
     if (candidates.length === 0) throw new Error("there are no complete PostgreSQL backups");
     scratch = await recovery.recorder.run("Provision scratch PostgreSQL server", () => input.sandbox.startScratchPostgres({ major: neededMajor(candidates[0]) }), (s) => `PostgreSQL ${s.version} on ${s.endpoint.host}:${s.endpoint.port}`);
     const base = scratchDatabaseName(input.failureAt);

@@ -5,13 +5,13 @@ import { MemoryStorage } from "../storage/memory/memory-storage.ts";
 import { sha256Hex } from "../streams/hash-stream.ts";
 import type { BackupManifest } from "./backup-manifest.ts";
 import { backupFolder, makeBackupId, manifestKey } from "./backup-id.ts";
-import { MANIFEST_DIGEST_METADATA, findLatestBackup, listBackups, listCompleteBackups, readManifest, writeManifest } from "./manifest-store.ts";
+import { MANIFEST_DIGEST_METADATA, findLatestBackup, listBackups, listCompleteBackups, listCompleteDumps, readManifest, writeManifest } from "./manifest-store.ts";
 
 const now = new Date("2026-11-24T12:00:00.000Z");
 const HOUR = 3_600_000;
 
 /** A minimal backup of `hoursAgo` (negative: in the future), with its one part stored. */
-async function storeBackup(storage: MemoryStorage, hoursAgo: number): Promise<BackupManifest> {
+async function storeBackup(storage: MemoryStorage, hoursAgo: number, extra: Partial<BackupManifest> = {}): Promise<BackupManifest> {
   const started = new Date(now.getTime() - hoursAgo * HOUR);
   const id = makeBackupId("postgres", started);
   const key = `${backupFolder(id)}data.dump`;
@@ -20,6 +20,7 @@ async function storeBackup(storage: MemoryStorage, hoursAgo: number): Promise<Ba
     formatVersion: 1, id, component: "postgres", source: "unit", format: "test", compression: "none",
     startedAt: started.toISOString(), finishedAt: new Date(started.getTime() + 60_000).toISOString(), consistentAt: started.toISOString(),
     parts: [{ key, size: 1, sha256: "", plainSize: 1, plainSha256: "" }], storedBytes: 1, encryption: { format: "none", recipients: [] }, tools: {},
+    ...extra,
   };
   await writeManifest(storage, manifest);
   return manifest;
@@ -69,6 +70,17 @@ describe("manifest store", () => {
     expect(again[2]!.status).toBe("invalidManifest");
     expect(again[2]!.problem).toBe(`unable to trust manifest of backup '${newest.id}': it started at ${old.startedAt}, but its id says ${newest.startedAt}`);
     expect((await listCompleteBackups(storage, "postgres", now)).map((m) => m.id)).toEqual([old.id, middle.id]);
+  });
+
+  it("lists the dumps a logical restore can use: complete backups without the physical base backups, oldest first", async () => {
+    const storage = new MemoryStorage();
+    const physical = { serverVersion: "15.18", toolVersion: "15.18", startLsn: "0/2000028", stopLsn: "0/2000100", timeline: 1, startWalFile: "000000010000000000000002", stopWalFile: "000000010000000000000002", walSegmentBytes: 16 * 1024 * 1024, bytes: 1, consistentAt: now.toISOString() };
+    const oldDump = await storeBackup(storage, 30);
+    await storeBackup(storage, 20, { physical });
+    const newDump = await storeBackup(storage, 10);
+    await storeBackup(storage, 2, { physical });
+    expect((await listCompleteBackups(storage, "postgres", now)).length).toBe(4);
+    expect((await listCompleteDumps(storage, "postgres", now)).map((m) => m.id)).toEqual([oldDump.id, newDump.id]);
   });
 
   it("treats a manifest stored without its SHA-256 as invalid", async () => {

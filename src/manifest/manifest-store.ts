@@ -173,6 +173,15 @@ export async function listCompleteBackups(storage: Storage, component: Component
   return (await listBackups(storage, component, now)).filter((e) => e.status === "complete").map((e) => e.manifest!);
 }
 
+/**
+ * The complete backups a logical restore can use, oldest first: every complete backup but
+ * PostgreSQL's physical base backups (those restore with `restore --physical`, into a data
+ * directory of their own). Redis and media backups are all of this kind.
+ */
+export async function listCompleteDumps(storage: Storage, component: ComponentName, now = new Date()): Promise<BackupManifest[]> {
+  return (await listCompleteBackups(storage, component, now)).filter((m) => !m.physical);
+}
+
 /** The newest complete backup at `now`, or a clear error when there is none. */
 export async function findLatestBackup(storage: Storage, component: ComponentName, now = new Date()): Promise<BackupManifest> {
   const entries = await listBackups(storage, component, now);

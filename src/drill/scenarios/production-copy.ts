@@ -7,7 +7,7 @@ import { findBinary, runCommand } from "../../exec/index.ts";
 import type { PostgresEndpoint, RedisEndpoint } from "../../clients/endpoints.ts";
 import { formatDuration, type ComponentName } from "../../config/index.ts";
 import { runBgsave } from "../../components/index.ts";
-import { type BackupManifest, listCompleteBackups } from "../../manifest/index.ts";
+import { type BackupManifest, listCompleteBackups, listCompleteDumps } from "../../manifest/index.ts";
 import type { Check } from "../../measure/verdict.ts";
 import type { Storage } from "../../storage/storage.ts";
 import type { StagePostgres, StageRedis } from "../../targets/index.ts";
@@ -47,7 +47,7 @@ export async function copyProductionPostgres(ctx: ScenarioContext, label: string
 
 /** The newest complete pg_dump backup in a repository (what `dr-drill restore postgres --latest` takes). */
 export async function newestDump(storage: Storage): Promise<BackupManifest> {
-  const newest = (await listCompleteBackups(storage, "postgres")).filter((m) => !m.physical).at(-1);
+  const newest = (await listCompleteDumps(storage, "postgres")).at(-1);
   if (!newest) throw new Error("there are no complete PostgreSQL backups in the repository");
   return newest;
 }

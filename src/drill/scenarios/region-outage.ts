@@ -3,7 +3,7 @@ import { connectPostgres } from "../../clients/index.ts";
 import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import { COMPONENTS, formatBytes } from "../../config/index.ts";
 import { messageOf } from "../../errors/index.ts";
-import { listCompleteBackups } from "../../manifest/index.ts";
+import { listCompleteBackups, listCompleteDumps } from "../../manifest/index.ts";
 import { replicateBackup } from "../../repository/index.ts";
 import { createStorage, type S3Storage } from "../../storage/index.ts";
 import type { StagePostgres, StageS3 } from "../../targets/index.ts";
@@ -81,7 +81,7 @@ const REGION_BACKUPS = 2;
  */
 async function fillRegions(ctx: ScenarioContext, a: S3Storage, b: S3Storage): Promise<{ copied: number; lagging: string[] }> {
   const perComponent = await Promise.all(COMPONENTS.map(async (component) => {
-    const backups = (await listCompleteBackups(ctx.storage, component)).filter((m) => !m.physical).slice(-REGION_BACKUPS);
+    const backups = (await listCompleteDumps(ctx.storage, component)).slice(-REGION_BACKUPS);
     const newest = backups.at(-1);
     let copied = 0;
     for (const manifest of backups) {
