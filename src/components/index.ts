@@ -10,7 +10,7 @@ export { countRows, readMigrations, readNewestHeartbeat } from "./postgres/postg
 export { assertToolNotOlder, readToolVersion } from "./postgres/pg-tool-version.ts";
 export { backupRedis, checkRdbFile } from "./redis/redis-backup.ts";
 export { compareRedisWithManifest, restoreRedisToDir, type RedisComparison } from "./redis/redis-restore.ts";
-export { runBgsave } from "./redis/redis-snapshot.ts";
+export { runBgsave, scanKeyBatches } from "./redis/redis-snapshot.ts";
 export { backupMedia } from "./media/media-backup.ts";
 export { readSnapshotFileList, restoreMedia, type MediaRestoreResult } from "./media/media-restore.ts";
 export { makeExcludeMatcher } from "./media/media-exclude.ts";

@@ -77,13 +77,17 @@ export async function runBgsave(client: Redis, timeoutMs = 30 * 60_000): Promise
   }
 }
 
-/** Walk the keyspace with SCAN, one batch of keys at a time, up to `limit` keys. */
-export async function* scanKeyBatches(client: Redis, limit: number): AsyncGenerator<string[]> {
+/**
+ * Walk the keyspace with SCAN, one batch of key names at a time, up to about `limit` keys
+ * (the whole keyspace by default). Names come as bytes: a key that is not valid UTF-8 is
+ * still the same key when it is sent back in a command.
+ */
+export async function* scanKeyBatches(client: Redis, limit = Number.POSITIVE_INFINITY, count = 500): AsyncGenerator<Buffer[]> {
   let cursor = "0";
   let seen = 0;
   do {
-    const [next, keys] = await client.scan(cursor, "COUNT", 500);
-    cursor = next;
+    const [next, keys] = await client.scanBuffer(cursor, "COUNT", count);
+    cursor = String(next);
     seen += keys.length;
     if (keys.length) yield keys;
   } while (cursor !== "0" && seen < limit);

@@ -6,7 +6,7 @@ import { connectPostgres, connectRedis, redisCliArgs, redisEnv } from "../../cli
 import { findBinary, runCommand } from "../../exec/index.ts";
 import type { PostgresEndpoint, RedisEndpoint } from "../../clients/endpoints.ts";
 import { formatDuration, type ComponentName } from "../../config/index.ts";
-import { runBgsave } from "../../components/index.ts";
+import { runBgsave, scanKeyBatches } from "../../components/index.ts";
 import { type BackupManifest, listCompleteBackups, listCompleteDumps } from "../../manifest/index.ts";
 import type { Check } from "../../measure/verdict.ts";
 import type { Storage } from "../../storage/storage.ts";
@@ -135,12 +135,7 @@ export async function readRedisDigest(endpoint: RedisEndpoint): Promise<{ digest
   const client = await connectRedis(endpoint);
   try {
     const names: Buffer[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await client.scanBuffer(cursor, "COUNT", 1000);
-      cursor = String(next);
-      names.push(...batch);
-    } while (cursor !== "0");
+    for await (const batch of scanKeyBatches(client, undefined, 1000)) names.push(...batch);
     names.sort(Buffer.compare);
     const hash = createHash("sha256");
     let keys = 0;
