@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { postgresEnv, queryPostgres } from "../../clients/index.ts";
+import { connectPostgres, postgresEnv } from "../../clients/index.ts";
 import { waitUntil } from "../../lifecycle/index.ts";
 import { DrError, isDrError, messageOf, unable } from "../../errors/index.ts";
 import { findBinary, runCommand, startCommand } from "../../exec/index.ts";
@@ -181,23 +181,29 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     // pg_receivewal flushed what it had on SIGINT: store it.
     await flush();
   };
+  // One connection for the whole wait: it asks every 100 ms.
   const catchUp = async (timeoutMs = 60_000): Promise<string> => {
-    const [now] = await queryPostgres<{ lsn: string }>(options.postgres, "SELECT pg_current_wal_flush_lsn()::text AS lsn");
-    const target = parseLsn(now!.lsn);
+    const client = await connectPostgres(options.postgres);
+    let now: string | undefined;
     try {
+      const { rows: [current] } = await client.query<{ lsn: string }>("SELECT pg_current_wal_flush_lsn()::text AS lsn");
+      now = current!.lsn;
+      const target = parseLsn(now);
       await waitUntil(async () => {
         if (exited) throw new Error(`pg_receivewal ${exited}`);
-        const [row] = await queryPostgres<{ lsn: string | null }>(options.postgres, "SELECT restart_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]);
+        const { rows: [row] } = await client.query<{ lsn: string | null }>("SELECT restart_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]);
         return row?.lsn && parseLsn(row.lsn) >= target ? true : undefined;
       }, { timeoutMs, intervalMs: 100, signal: options.signal });
     } catch (error) {
-      throw new DrError("COMMAND_FAILED", unable("catch up WAL stream with slot", slot, `the server's WAL up to ${now!.lsn} was not received: ${messageOf(error)}`), {
+      throw new DrError("COMMAND_FAILED", unable("catch up WAL stream with slot", slot, `the server's WAL up to ${now ?? "its current position"} was not received: ${messageOf(error)}`), {
         cause: error,
         hint: `see ${join(options.spoolDir, "pg_receivewal.log")}`,
       });
+    } finally {
+      await client.end().catch(() => undefined);
     }
     await flush();
-    return now!.lsn;
+    return now;
   };
   return { pid: child.pid ?? -1, flush, catchUp, stop, done: loop, [Symbol.asyncDispose]: stop };
 }
