@@ -287,9 +287,9 @@ export function renderBenchMarkdown(report: BenchReport): string {
     `Command: \`${report.commands.run}\` (\`pnpm bench\` runs the same). tinybench: ${report.tinybench.rounds} rounds, each one Bench run over every task ` +
       `with ${report.tinybench.iterationsPerRound} iteration (time budget ${report.tinybench.time}, warmup ${report.tinybench.warmup}), so tools take turns. ` +
       `Load average (1/5/15 min) at start ${formatLoad(m.loadAverageAtStart)}, at end ${formatLoad(m.loadAverageAtEnd)} ` +
-      `(a load above ${m.cores} before the bench starts means other work shared the CPUs).` +
-      (Math.max(m.loadAverageAtStart[0] ?? 0, m.loadAverageAtEnd[0] ?? 0) > m.cores
-        ? ` **The load was above the ${m.cores} cores: other work (other engineers' test suites) shared the machine during this run, so every time here is inflated; the ratios, from interleaved rounds, are less affected than the absolute times.**`
+      `(the end figure counts the bench's own work: pgbench's clients, pg_restore's jobs; a 1-minute load above ${m.cores} before the bench starts means other work shared the CPUs).` +
+      ((m.loadAverageAtStart[0] ?? 0) > m.cores
+        ? ` **The load was above the ${m.cores} cores before the bench started: other work shared the machine during this run, so every time here is inflated; the ratios, from interleaved rounds, are less affected than the absolute times.**`
         : ""),
     "",
     `Fixtures: database ${(f.databaseBytes / 1e6).toFixed(0)} MB (pg_database_size), small database ${(f.smallDatabaseBytes / 1e6).toFixed(0)} MB, ` +
