@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { formatTransfer, printSteps, transferMeter } from "./progress.ts";
+import { backupMeter, formatTransfer, printSteps, transferMeter } from "./progress.ts";
 
 /** A stream that records what is written to it; a terminal or not. */
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: () => string } {
@@ -66,5 +66,48 @@ describe("transferMeter", () => {
     const before = stream.text().length;
     printSteps("", stream)({ type: "start", step: { name: "Cleanup", startedAt: 0, durationMs: 0, status: "ok", detail: "" } });
     expect(stream.text().slice(before)).toBe("… Cleanup\n");
+  });
+});
+
+describe("backupMeter", () => {
+  let savedCi: string | undefined;
+  let savedTty: boolean | undefined;
+  beforeEach(() => {
+    savedCi = process.env.CI;
+    savedTty = process.stdout.isTTY;
+    vi.useFakeTimers({ toFake: ["performance"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    if (savedCi === undefined) delete process.env.CI;
+    else process.env.CI = savedCi;
+    process.stdout.isTTY = savedTty as true;
+  });
+
+  it("in logs: a line every 10 s to stderr with the ETA against the previous backup's size, said to be an estimate", () => {
+    process.env.CI = "true";
+    const stream = fakeStream(false);
+    const statuses: string[] = [];
+    const meter = backupMeter("back up postgres", 4e9, (s) => statuses.push(s), stream);
+    vi.advanceTimersByTime(10_000);
+    meter.update(1e9);
+    meter.done();
+    expect(stream.text()).toBe("back up postgres (size estimated from the previous backup, 4.00 GB): 1.00 GB of 4.00 GB (25%), 100.0 MB/s, ETA 30.0s\n");
+    expect(statuses).toEqual([]);
+  });
+
+  it("on a terminal: the task's status line, the total marked as approximate; without a previous backup, bytes and rate only", () => {
+    delete process.env.CI;
+    process.stdout.isTTY = true;
+    const stream = fakeStream(true);
+    const statuses: string[] = [];
+    const meter = backupMeter("back up redis", 2e8, (s) => statuses.push(s), stream);
+    vi.advanceTimersByTime(2_000);
+    meter.update(1e8);
+    const unknown = backupMeter("back up redis", undefined, (s) => statuses.push(s), stream);
+    vi.advanceTimersByTime(1_000);
+    unknown.update(2e8);
+    expect(statuses).toEqual(["uploaded 100.0 MB of ~200.0 MB (50%), 50.0 MB/s, ETA 2.0s", "uploaded 200.0 MB, 200.0 MB/s"]);
+    expect(stream.text()).toBe("");
   });
 });

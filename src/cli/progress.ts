@@ -47,11 +47,23 @@ export async function runWithProgress<C extends object>(tasks: readonly Progress
   return errors;
 }
 
-/** A status line for bytes moved so far. */
-export function bytesStatus(verb: string, bytes: number, startedMs: number): string {
-  const seconds = (performance.now() - startedMs) / 1000;
-  const rate = seconds > 0 ? ` (${formatBytes(bytes / seconds)}/s)` : "";
-  return `${verb} ${formatBytes(bytes)}${rate}`;
+/**
+ * The byte meter of one backup: `uploaded 1.20 GB of ~4.00 GB (30%), 85.1 MB/s, ETA 33s`
+ * against `expected` (the previous backup of the same kind: a backup's size is known only
+ * once it is done), bytes and rate alone without one. On a terminal it feeds the task's
+ * status line (`update`); in logs, a line to stderr every 10 seconds (transferMeter).
+ */
+export function backupMeter(label: string, expected: number | undefined, update: (status: string) => void, stream: NodeJS.WriteStream = process.stderr): { update(bytes: number): void; done(): void } {
+  const started = performance.now();
+  const live = Boolean(process.stdout.isTTY) && !process.env.CI;
+  const logged = live ? undefined : transferMeter(`${label}${expected ? ` (size estimated from the previous backup, ${formatBytes(expected)})` : ""}`, expected, stream);
+  return {
+    update: (bytes) => {
+      if (live) update(`uploaded ${formatTransfer(bytes, expected, performance.now() - started).replace(/ of /, " of ~")}`);
+      logged?.update(bytes);
+    },
+    done: () => logged?.done(),
+  };
 }
 
 /** The line a live meter keeps rewriting on a terminal, so other lines go above it instead of into it. */

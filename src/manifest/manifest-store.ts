@@ -137,19 +137,31 @@ export async function readManifest(storage: Storage, id: string): Promise<Backup
   });
 }
 
-/** Every backup folder of a component, oldest first, with its status judged at `now`. */
-export async function listBackups(storage: Storage, component: ComponentName, now = new Date()): Promise<BackupEntry[]> {
-  const byId = new Map<string, { keys: string[]; bytes: number }>();
+/** One backup folder as a listing shows it: its keys and their bytes, no manifest read. */
+export interface BackupFolder {
+  id: string;
+  keys: string[];
+  bytes: number;
+}
+
+/** A component's backup folders from one listing of its prefix, oldest first; nothing is read or judged. */
+export async function listBackupFolders(storage: Storage, component: ComponentName): Promise<BackupFolder[]> {
+  const byId = new Map<string, BackupFolder>();
   for await (const object of storage.list(componentPrefix(component))) {
     const id = backupIdOfKey(component, object.key);
     if (!id) continue;
-    const entry = byId.get(id) ?? { keys: [], bytes: 0 };
+    const entry = byId.get(id) ?? { id, keys: [], bytes: 0 };
     entry.keys.push(object.key);
     entry.bytes += object.size;
     byId.set(id, entry);
   }
+  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Every backup folder of a component, oldest first, with its status judged at `now`. */
+export async function listBackups(storage: Storage, component: ComponentName, now = new Date()): Promise<BackupEntry[]> {
   const entries: BackupEntry[] = [];
-  for (const [id, { keys, bytes }] of [...byId].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const { id, keys, bytes } of await listBackupFolders(storage, component)) {
     const date = parseBackupId(id)!.date;
     const base = { id, component, date, keys, bytes };
     if (!keys.includes(manifestKey(id))) {

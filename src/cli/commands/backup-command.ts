@@ -4,11 +4,11 @@ import type { StartedTarget } from "../../targets/index.ts";
 import { applyRetention, planComponentRetention, resolveRecipients, runBackup, type BackupContext } from "../../components/index.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
 import { measureReplicaLag, openRepository, replicateBackup, type Repository } from "../../repository/index.ts";
-import { readManifest, type BackupManifest } from "../../manifest/index.ts";
+import { listBackupFolders, manifestKey, readManifest, type BackupManifest } from "../../manifest/index.ts";
 import { pruneAttempts, recordAttemptStart } from "../../status/index.ts";
 import { assertSourceReachable } from "../../targets/index.ts";
 import { say } from "../output.ts";
-import { bytesStatus, runWithProgress } from "../progress.ts";
+import { backupMeter, runWithProgress } from "../progress.ts";
 import { openBackupSession } from "../session.ts";
 
 export interface BackupCommandOptions {
@@ -17,6 +17,24 @@ export interface BackupCommandOptions {
   prune?: boolean;
   /** A physical base backup (postgres only) instead of pg_dump. */
   physical?: boolean;
+}
+
+/**
+ * What the previous backup of this kind stored, the estimate a meter's ETA runs on: the
+ * bytes of the newest folder with a manifest, dump or physical base backup (`base.tar…`)
+ * as asked, from one listing (no manifest is read: a cron backup of a long history pays
+ * nothing for it). None for media, whose upload is only what changed since its last
+ * snapshot, nor when the listing fails (the backup does not depend on it).
+ */
+async function previousStoredBytes(storage: Repository["storage"], component: BackupManifest["component"], physical: boolean): Promise<number | undefined> {
+  if (component === "media") return undefined;
+  try {
+    const folders = await listBackupFolders(storage, component);
+    const previous = folders.filter((f) => f.keys.includes(manifestKey(f.id)) && f.keys.some((k) => k.includes("/base.tar")) === physical).at(-1);
+    return previous?.bytes || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -70,7 +88,7 @@ export async function backupCommand(which: string, options: BackupCommandOptions
         const attempt = await recordAttemptStart(repository.storage, component);
         try {
           await assertSourceReachable(source, [component]);
-          const started = performance.now();
+          const meter = backupMeter(`back up ${component}${options.physical ? " --physical" : ""}`, await previousStoredBytes(repository.storage, component, options.physical ?? false), update);
           const ctx: BackupContext = {
             storage: repository.storage,
             config,
@@ -78,9 +96,9 @@ export async function backupCommand(which: string, options: BackupCommandOptions
             redis: source.redis!,
             mediaDir: source.mediaDir!,
             recipients,
-            onProgress: (_step, bytes) => update(bytesStatus("uploaded", bytes, started)),
+            onProgress: (_step, bytes) => meter.update(bytes),
           };
-          const manifest = options.physical ? await backupPhysical(ctx, session.workspace, join(config.stateDir, "wal-spool-workspace")) : await runBackup(component, ctx);
+          const manifest = await (options.physical ? backupPhysical(ctx, session.workspace, join(config.stateDir, "wal-spool-workspace")) : runBackup(component, ctx)).finally(() => meter.done());
           manifests.push(manifest);
           await attempt.finish({ backupId: manifest.id });
           if (config.replica) {
