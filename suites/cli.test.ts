@@ -96,6 +96,12 @@ describe("dr-drill CLI", () => {
     const pg = await cli(["restore", "postgres", "--latest", "--into", "postgres:///restored_copy"]);
     expect(pg.exitCode, pg.stderr).toBe(0);
     expect(pg.stdout).toMatch(/Restored into postgres:\/\/postgres@127\.0\.0\.1:\d+\/restored_copy: .* dump -> .* database/);
+    // The local disk the restore used is the archive pg_restore read: with zstd outside pg_dump (the default), larger than the decrypted .zst.
+    const disk = /: ([\d.]+) (kB|MB|GB) dump -> .*; local disk used: ([\d.]+) (kB|MB|GB) in (\S+) \(the decrypted archive pg_restore read, removed\)/.exec(pg.stdout);
+    expect(disk, pg.stdout).not.toBeNull();
+    const bytes = (n: string, unit: string) => Number(n) * { kB: 1e3, MB: 1e6, GB: 1e9 }[unit]!;
+    expect(bytes(disk![3]!, disk![4]!)).toBeGreaterThan(bytes(disk![1]!, disk![2]!));
+    expect(disk![5]).toBe(tmpdir());
     const source = await cli(["restore", "postgres", "--latest", "--into", "postgres:///deltacrown"]);
     expect(source.exitCode).toBe(2);
     expect(source.stderr).toContain("it is the source database");

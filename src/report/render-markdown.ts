@@ -110,6 +110,7 @@ export function renderMarkdown(report: DrStatusReport): string {
   lines.push(`**Failure declared**: ${d.failureAt}  `);
   lines.push(`**Duration** (failure -> smoke checks passed): ${formatDuration(pg.rtoMs ?? Number.NaN)}  `);
   lines.push(`**Backup Source**: \`${pg.backupId ?? "none"}\`${d.postgresRestore ? ` (${formatBytes(d.postgresRestore.storedBytes)} stored, ${formatBytes(d.postgresRestore.dumpBytes)} dump)` : ""}`, "");
+  if (d.postgresRestore?.localDiskBytes !== undefined) lines.push(`**Local disk used by the restore**: ${formatBytes(d.postgresRestore.localDiskBytes)} (the decrypted archive pg_restore read, in ${d.postgresRestore.localDir ?? "the temporary folder"}, removed afterwards; its free space is checked before the download starts)`, "");
   if (pg.configured && !pg.ok) lines.push(`**Result**: ❌ recovery failed: ${pg.error ?? "unknown"}`, "");
   if (pg.skipped.length) lines.push(`**Skipped backups** (failed their checks, the drill fell back to the previous one): ${pg.skipped.map((k) => `\`${k.id}\`: ${k.reason}`).join("; ")}`, "");
   lines.push("#### Steps Executed", "");

@@ -115,7 +115,7 @@ export async function restoreCommand(which: string, options: RestoreCommandOptio
     try {
       const recorder = new StepRecorder(printSteps("  "));
       const result = await restorePostgres({ ...backup, into, source, jobs: session.config.postgres.restoreJobs, recorder, replace: options.replace });
-      say(`Restored into ${describePostgres(into)}: ${formatBytes(result.dumpBytes)} dump -> ${formatBytes(result.restoredBytes)} database in ${formatDuration(performance.now() - started)}`);
+      say(`Restored into ${describePostgres(into)}: ${formatBytes(result.dumpBytes)} dump -> ${formatBytes(result.restoredBytes)} database in ${formatDuration(performance.now() - started)}; local disk used: ${formatBytes(result.localDiskBytes)} in ${result.localDir} (the decrypted archive pg_restore read, removed)`);
     } finally {
       await workspaceServer?.stop();
     }

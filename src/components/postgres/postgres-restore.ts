@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type pg from "pg";
 import { connectPostgres, describePostgres, postgresEnv } from "../../clients/index.ts";
 import { DrError, messageOf } from "../../errors/index.ts";
@@ -78,6 +79,10 @@ export interface PostgresRestoreResult {
   restoredBytes: number;
   /** Wall time of pg_restore alone, ms. */
   restoreMs: number;
+  /** Local disk the restore used: the size of the decrypted archive file pg_restore read (removed afterwards). */
+  localDiskBytes: number;
+  /** The folder that file was in (a temporary folder under it). */
+  localDir: string;
 }
 
 /** True when two endpoints name the same server (host and port). */
@@ -412,6 +417,7 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
       () => download,
       (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified`,
     );
+    const localDiskBytes = (await stat(dumpFile)).size;
     const args = [`--dbname=${options.into.database}`, `--jobs=${options.jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", dumpFile];
     const restoreStarted = performance.now();
     await recorder.run(
@@ -432,6 +438,8 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
       storedBytes: downloaded.storedBytes,
       restoredBytes: Number(rows[0]?.bytes ?? 0),
       restoreMs,
+      localDiskBytes,
+      localDir: dirname(dirname(dumpFile)),
     };
   } catch (error) {
     abort.abort();
