@@ -137,7 +137,7 @@ function makeSideBySideRows(report: BenchReport): Record<string, string>[] {
       "plain tool, local file": `pg_restore -j${report.restoreJobs}: ${medianOf(tasks, "pg-restore-file")}`,
       "reference dump-then-upload": "-",
       "pgBackRest full (whole cluster)": `${medianOf(tasks, "pgbackrest-restore")} (restore + start until promoted)`,
-      "dr-drill --physical (whole cluster)": `${medianOf(tasks, "cli-restore-physical")} (restore + start until promoted + smoke checks)`,
+      "dr-drill --physical (whole cluster)": `${medianOf(tasks, "cli-restore-physical-start")} (restore + start until promoted); ${medianOf(tasks, "cli-restore-physical")} with --verify (+ smoke checks)`,
     },
   ];
 }

@@ -129,5 +129,31 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
       if (folder) await removeTempDir(folder.parent);
     },
   };
-  return [backup, restore];
+  // The same restore without --verify, then the server started until promoted exactly as
+  // the pgBackRest task starts its copy: the issue's "to a server accepting connections".
+  let folderStart: { parent: string; dataDir: string } | undefined;
+  let stopStarted: (() => Promise<void>) | undefined;
+  const restoreStart: BenchTask = {
+    id: "cli-restore-physical-start",
+    name: "node bin/dr-drill.js restore postgres --physical --latest + start until promoted",
+    group: "postgres-restore",
+    command: `DR_TARGET=external … ${describeCli(["restore", "postgres", "--physical", "--into", "NEWDIR", "--latest"])} && postgres -D NEWDIR (until pg_is_in_recovery() is false)`,
+    notes: "newest base backup and its WAL as in the --verify task, then the server started on it until promoted, as the pgBackRest restore task does (no smoke checks): the same finish line",
+    inputBytes: databaseBytes,
+    facts: [],
+    beforeEach: async () => {
+      folderStart = await makeDataParent(cluster, "drdrill-physical-start");
+    },
+    run: async () => {
+      await runCli(["restore", "postgres", "--physical", "--into", folderStart!.dataDir, "--latest"], env, { timeoutMs: TIMEOUT_MS });
+      const server = await startRestoredPostgres(folderStart!.dataDir, { database: cluster.server.endpoint.database });
+      stopStarted = server.stop;
+    },
+    afterEach: async () => {
+      await stopStarted?.();
+      stopStarted = undefined;
+      if (folderStart) await removeTempDir(folderStart.parent);
+    },
+  };
+  return [backup, restore, restoreStart];
 }
