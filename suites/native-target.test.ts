@@ -8,7 +8,7 @@ import { pendingCleanups } from "../src/lifecycle/index.ts";
 import { startNativeTarget } from "../src/targets/index.ts";
 import { leftovers } from "./helpers/process-alive.ts";
 import { isDrError } from "../src/errors/index.ts";
-import { seedPostgresInWorker } from "../fixtures/seed-source.ts";
+import { seedPostgresInChild } from "../fixtures/seed-source.ts";
 
 describe("native target", () => {
   // No time bound here: how fast it starts is the benchmarks' business, and a loaded machine made a 5 s bound fail once.
@@ -50,11 +50,11 @@ describe("native target", () => {
     expect(pendingCleanups()).toBe(0);
   });
 
-  it("seeds PostgreSQL on a worker thread: rows and size come back, progress arrives, and a refusal keeps its message and hint", async () => {
+  it("seeds PostgreSQL in a child process: rows and size come back, progress arrives, and a refusal keeps its message and hint", async () => {
     const target = await startNativeTarget();
     try {
       const progress: number[] = [];
-      const seeded = await seedPostgresInWorker(target.postgres, { targetBytes: 30e6, seed: 3, onProgress: (b) => progress.push(b) });
+      const seeded = await seedPostgresInChild(target.postgres, { targetBytes: 30e6, seed: 3, onProgress: (b) => progress.push(b) });
       const pg = await connectPostgres(target.postgres);
       const { rows } = await pg.query<{ users: string; size: string }>("SELECT (SELECT count(*) FROM accounts_user) AS users, pg_database_size(current_database()) AS size");
       await pg.end();
@@ -62,7 +62,7 @@ describe("native target", () => {
       expect(seeded.databaseBytes).toBe(Number(rows[0]!.size));
       expect(progress.length).toBeGreaterThan(0);
       expect(progress).toEqual([...progress].sort((a, b) => a - b));
-      const again = await seedPostgresInWorker(target.postgres, { targetBytes: 30e6, seed: 3 }).catch((error: unknown) => error);
+      const again = await seedPostgresInChild(target.postgres, { targetBytes: 30e6, seed: 3 }).catch((error: unknown) => error);
       expect(isDrError(again, "COMMAND_FAILED")).toBe(true);
       expect((again as Error).message).toContain("tables already exist");
       expect((again as { hint?: string }).hint).toContain("seed an empty database");
