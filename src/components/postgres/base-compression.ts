@@ -1,7 +1,8 @@
-import { pipeline, type Writable } from "node:stream";
-import { constants as zlib, createZstdCompress, createZstdDecompress, type ZstdCompress } from "node:zlib";
+import type { Writable } from "node:stream";
+import { constants as zlib, createZstdCompress, type ZstdCompress } from "node:zlib";
 import { DrError, unable } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
+import { zstdDecompressInto } from "./zstd-decompress.ts";
 
 /** The manifest's `compression` of a base backup stored as `base.tar.zst(.age)`. */
 export const BASE_ZSTD = "zstd";
@@ -31,16 +32,12 @@ export function assertBaseCompression(manifest: BackupManifest, verb: string): v
 
 /**
  * Where a base backup's plain (decrypted) bytes go so that `tar` reads a tar stream: straight
- * to it for `none`, through an in-process zstd decompressor (libuv threadpool) for `zstd`, with
- * no temp copy of the archive. The caller waits for tar to exit after the download, which is
- * after the decompressor's last bytes reached it. A damaged frame fails the download.
+ * to it for `none`, through the stock `zstd -d` (zstdDecompressInto; node:zlib without it) for
+ * `zstd`, with no temp copy of the archive. The writer finishes once tar's input has ended;
+ * the caller then waits for tar to exit. A damaged frame fails the download.
  */
 export function makeBaseTarSink(manifest: BackupManifest, tarInput: Writable, verb: string): Writable {
   assertBaseCompression(manifest, verb);
   if (manifest.compression !== BASE_ZSTD) return tarInput;
-  const decompressor = createZstdDecompress();
-  // A failure on either side reaches the other: tar gone (EPIPE) fails the decompressor the
-  // download writes to; a damaged frame destroys tar's input, so tar fails too.
-  pipeline(decompressor, tarInput, () => undefined);
-  return decompressor;
+  return zstdDecompressInto(tarInput);
 }

@@ -1,8 +1,8 @@
-import { type Transform, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Transform, Writable } from "node:stream";
 import { constants, createZstdCompress, createZstdDecompress } from "node:zlib";
 import { DrError } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
+import { zstdDecompressInto } from "./zstd-decompress.ts";
 
 /**
  * How a logical dump is compressed before encryption. `pg_dump`: pg_dump's own gzip
@@ -80,37 +80,10 @@ export function dumpDecompressor(manifest: Pick<BackupManifest, "id" | "compress
 }
 
 /**
- * A writer that feeds `transform` into `sink` and finishes only when the sink has finished,
- * so a caller awaiting it (pipeline) knows the whole archive is in the sink; an error on
- * either side (damaged zstd frame, full disk) errors the writer.
- */
-function writeThrough(transform: Transform, sink: Writable): Writable {
-  const done = pipeline(transform, sink);
-  const writer = new Writable({
-    highWaterMark: transform.writableHighWaterMark,
-    write(chunk: Buffer, _encoding, callback) {
-      if (transform.write(chunk)) callback();
-      else transform.once("drain", () => callback());
-    },
-    final(callback) {
-      transform.end();
-      done.then(() => callback(), callback);
-    },
-    destroy(error, callback) {
-      transform.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  done.catch((error: unknown) => writer.destroy(error instanceof Error ? error : new Error(String(error))));
-  return writer;
-}
-
-/**
  * `sink` as the writer of a backup's decrypted bytes: the sink itself for a `pg_dump -Z N`
- * backup, otherwise a writer that decompresses into it and finishes when the sink has
- * finished.
+ * backup, otherwise a writer that decompresses into it (the stock `zstd -d` when installed,
+ * zstdDecompressInto) and finishes when the sink has finished.
  */
 export function dumpSink(manifest: Pick<BackupManifest, "id" | "compression">, sink: Writable): Writable {
-  const decompressor = dumpDecompressor(manifest);
-  return decompressor ? writeThrough(decompressor, sink) : sink;
+  return readDumpCompression(manifest).method === "zstd" ? zstdDecompressInto(sink) : sink;
 }
