@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderWalSection } from "./bench-report.ts";
+import { makeGoalLines, renderWalSection } from "./bench-report.ts";
 import type { TaskSummary } from "./summarize-task.ts";
 
 function task(id: string, facts: Record<string, number>[]): TaskSummary {
@@ -24,5 +24,16 @@ describe("renderWalSection", () => {
   it("says 'not measured' for a figure an iteration did not record, and nothing at all when neither task ran", () => {
     expect(renderWalSection([task("wal-push", [])]).join("\n")).toContain("| not measured |");
     expect(renderWalSection([task("cli-backup", [])])).toEqual([]);
+  });
+});
+
+describe("makeGoalLines", () => {
+  it("writes a goal with two decimals at most: 2/3 as 0.67x, 1 as 1x, 0.85 as 0.85x", () => {
+    const ratio = (value: number, met: boolean) => ({ label: "x", formula: "", ratio: 1, ratioOfMeans: 1, goal: { op: ">=" as const, value }, met });
+    expect(makeGoalLines({ ratios: [ratio(2 / 3, true), ratio(1, false), ratio(0.85, true)], limits: [] })).toEqual([
+      "x: 1.00x (means: 1.00x) MET (goal >= 0.67x)",
+      "x: 1.00x (means: 1.00x) MISSED (goal >= 1x)",
+      "x: 1.00x (means: 1.00x) MET (goal >= 0.85x)",
+    ]);
   });
 });

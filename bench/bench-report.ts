@@ -89,7 +89,8 @@ export function makeTaskRows(tasks: readonly TaskSummary[]): Record<string, stri
 /** Lines stating every goal and ratio, for the terminal and the markdown. */
 export function makeGoalLines(goals: GoalReport): string[] {
   const lines = goals.ratios.map((r) => {
-    const verdict = r.met === undefined ? "(informative)" : r.met ? `MET (goal ${r.goal?.op} ${r.goal?.value}x)` : `MISSED (goal ${r.goal?.op} ${r.goal?.value}x)`;
+    const goal = r.goal ? `(goal ${r.goal.op} ${formatRatio(r.goal.value).replace(/(\.\d*?)0+x$/, "$1x").replace(/\.x$/, "x")})` : "";
+    const verdict = r.met === undefined ? "(informative)" : `${r.met ? "MET" : "MISSED"} ${goal}`;
     return `${r.label}: ${formatRatio(r.ratio)} (means: ${formatRatio(r.ratioOfMeans)}) ${verdict}`;
   });
   for (const l of goals.limits) {
