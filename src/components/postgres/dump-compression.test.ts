@@ -106,6 +106,24 @@ describe("dump compression", () => {
     sink.destroy();
   });
 
+  it("without the zstd binary on PATH, dumpSink decompresses in this process: the same archive, and a damaged frame still fails", async () => {
+    const saved = process.env.PATH;
+    const sinkWithoutZstd = (file: string) => {
+      process.env.PATH = join(dir, "no-such-bin");
+      try {
+        return dumpSink(ZSTD1, createWriteStream(file));
+      } finally {
+        process.env.PATH = saved;
+      }
+    };
+    const file = join(dir, "fallback.dump");
+    await pipeline(Readable.from([await compress(archive, 1)]), sinkWithoutZstd(file));
+    expect((await readFile(file)).equals(archive)).toBe(true);
+    const damaged = await compress(archive, 1);
+    damaged[Math.floor(damaged.length / 2)]! ^= 0xff;
+    await expect(pipeline(Readable.from([damaged]), sinkWithoutZstd(join(dir, "fallback-damaged.dump")))).rejects.toThrow(/checksum|corrupt|zstd|Data/i);
+  });
+
   it("dumpSink fails on a damaged zstd stream instead of leaving a short archive", async () => {
     const damaged = await compress(archive, 1);
     damaged[Math.floor(damaged.length / 2)]! ^= 0xff;

@@ -1,4 +1,4 @@
-import { Writable, type Transform } from "node:stream";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import { isDrError } from "../../errors/index.ts";
@@ -20,70 +20,56 @@ function findZstd(): string | undefined {
 }
 
 /**
- * A writer that feeds `transform` into `sink` and finishes only when the sink has finished,
- * so a caller awaiting it (pipeline) knows the whole output is in the sink; an error on
- * either side (damaged zstd frame, full disk) errors the writer.
+ * A writer that feeds `input` (a decompressor, a child's stdin) and finishes only once
+ * `finished` has resolved (the output is whole in its sink); `finished` rejecting (a damaged
+ * frame, a full disk, zstd exiting non-zero) errors the writer, and destroying the writer
+ * calls `stop`.
  */
-function writeThrough(transform: Transform, sink: Writable): Writable {
-  const done = pipeline(transform, sink);
+function feedingWriter(input: Writable, finished: Promise<unknown>, highWaterMark: number, stop: (error: Error | null) => void): Writable {
   const writer = new Writable({
-    highWaterMark: transform.writableHighWaterMark,
+    highWaterMark,
     write(chunk: Buffer, _encoding, callback) {
-      if (transform.write(chunk)) callback();
-      else transform.once("drain", () => callback());
+      if (input.write(chunk)) callback();
+      else input.once("drain", () => callback());
     },
     final(callback) {
-      transform.end();
-      done.then(() => callback(), callback);
+      input.end();
+      finished.then(() => callback(), callback);
     },
     destroy(error, callback) {
-      transform.destroy(error ?? undefined);
+      stop(error);
       callback(error);
     },
   });
-  done.catch((error: unknown) => writer.destroy(error instanceof Error ? error : new Error(String(error))));
+  finished.catch((error: unknown) => writer.destroy(error instanceof Error ? error : new Error(String(error))));
   return writer;
+}
+
+/** Decompress in this process (libuv threadpool) into `sink`. */
+function throughNodeZlib(sink: Writable): Writable {
+  const decompressor = createZstdDecompress({ chunkSize: ZSTD_CHUNK_BYTES });
+  return feedingWriter(decompressor, pipeline(decompressor, sink), decompressor.writableHighWaterMark, (error) => decompressor.destroy(error ?? undefined));
 }
 
 /**
  * Decompress through the stock `zstd -d` (a child process): its stdout goes into `sink`;
  * the writer finishes once zstd exited 0 and the sink finished. A damaged frame makes zstd
- * exit non-zero, which errors the writer with zstd's own message.
+ * exit non-zero, which errors the writer with zstd's own message (a better report than the
+ * EPIPE its stdin then gets, which is only observed).
  */
 function throughZstdCli(zstd: string, sink: Writable): Writable {
   const args = ["-d", "-q", "-c"];
   const child = startCommand(zstd, args, { streamStdout: true, timeoutMs: ZSTD_TIMEOUT_MS });
   const stdin = child.stdin!;
-  const drained = pipeline(child.stdout!, sink);
+  stdin.on("error", () => undefined);
   const exited = child.then((result) => {
     if (result.failed) throw commandError(describeCommand(zstd, args), result, String(result.stderr ?? ""));
   });
-  const finished = Promise.all([drained, exited]);
-  let stdinError: Error | undefined;
-  stdin.on("error", (error) => {
-    stdinError ??= error;
+  // Room for a few of age's 64 KiB chunks while zstd works: the decryption runs ahead.
+  return feedingWriter(stdin, Promise.all([pipeline(child.stdout!, sink), exited]), 1024 * 1024, () => {
+    child.kill("SIGTERM");
+    stdin.destroy();
   });
-  const writer = new Writable({
-    // Room for a few of age's 64 KiB chunks while zstd works: the decryption runs ahead.
-    highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _encoding, callback) {
-      if (stdinError) return callback(stdinError);
-      if (stdin.write(chunk)) callback();
-      else stdin.once("drain", () => callback());
-    },
-    final(callback) {
-      stdin.end();
-      finished.then(() => callback(), callback);
-    },
-    destroy(error, callback) {
-      child.kill("SIGTERM");
-      stdin.destroy();
-      callback(error);
-    },
-  });
-  // zstd's exit status is the better report than the EPIPE its stdin gets when it dies.
-  finished.catch((error: unknown) => writer.destroy(error instanceof Error ? error : new Error(String(error))));
-  return writer;
 }
 
 /**
@@ -95,5 +81,5 @@ function throughZstdCli(zstd: string, sink: Writable): Writable {
  */
 export function zstdDecompressInto(sink: Writable): Writable {
   const zstd = findZstd();
-  return zstd ? throughZstdCli(zstd, sink) : writeThrough(createZstdDecompress({ chunkSize: ZSTD_CHUNK_BYTES }), sink);
+  return zstd ? throughZstdCli(zstd, sink) : throughNodeZlib(sink);
 }
