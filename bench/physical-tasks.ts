@@ -21,6 +21,38 @@ async function makeDataParent(cluster: PhysicalCluster, label: string): Promise<
   return { parent, dataDir };
 }
 
+/**
+ * A restore timed to the same finish line for every tool: `restore` fills a fresh data
+ * directory, then the server is started on it until recovery ends and it is promoted; the
+ * server is stopped and the folder removed after each iteration, untimed.
+ */
+function makeRestoreAndStartTask(
+  cluster: PhysicalCluster,
+  task: Pick<BenchTask, "id" | "name" | "command" | "notes" | "inputBytes">,
+  restore: (dataDir: string) => Promise<void>,
+): BenchTask {
+  let folder: { parent: string; dataDir: string } | undefined;
+  let stop: (() => Promise<void>) | undefined;
+  return {
+    ...task,
+    group: "postgres-restore",
+    facts: [],
+    beforeEach: async () => {
+      folder = await makeDataParent(cluster, task.id);
+    },
+    run: async () => {
+      await restore(folder!.dataDir);
+      const server = await startRestoredPostgres(folder!.dataDir, { database: cluster.server.endpoint.database });
+      stop = server.stop;
+    },
+    afterEach: async () => {
+      await stop?.();
+      stop = undefined;
+      if (folder) await removeTempDir(folder.parent);
+    },
+  };
+}
+
 /** pgBackRest full backup of the copy cluster into its posix repository (informative: no goal). */
 export function makePgbackrestBackupTask(cluster: PhysicalCluster, databaseBytes: number): BenchTask {
   const config = cluster.pgbackrestConfig!;
@@ -45,31 +77,16 @@ export function makePgbackrestBackupTask(cluster: PhysicalCluster, databaseBytes
  */
 export function makePgbackrestRestoreTask(cluster: PhysicalCluster, databaseBytes: number): BenchTask {
   const config = cluster.pgbackrestConfig!;
-  let folder: { parent: string; dataDir: string } | undefined;
-  let stop: (() => Promise<void>) | undefined;
-  return {
+  return makeRestoreAndStartTask(cluster, {
     id: "pgbackrest-restore",
     name: "pgbackrest restore + start until promoted",
-    group: "postgres-restore",
     command: `${describeCommand("pgbackrest", ["--config=CONF", `--stanza=${PGBACKREST_STANZA}`, "--pg1-path=NEWDIR", "restore"])} && postgres -D NEWDIR (until pg_is_in_recovery() is false)`,
     notes: "newest full backup of the copy cluster, process-max=2, WAL fetched by archive-get; timed until the restored server is promoted",
     inputBytes: databaseBytes,
-    facts: [],
-    beforeEach: async () => {
-      folder = await makeDataParent(cluster, "pgbackrest-restore");
-    },
-    run: async () => {
-      await runPgbackrest(cluster.server, config, [`--pg1-path=${folder!.dataDir}`, "restore"], TIMEOUT_MS);
-      await appendFile(join(folder!.dataDir, "postgresql.auto.conf"), "archive_mode = 'off'\n");
-      const server = await startRestoredPostgres(folder!.dataDir, { database: cluster.server.endpoint.database });
-      stop = server.stop;
-    },
-    afterEach: async () => {
-      await stop?.();
-      stop = undefined;
-      if (folder) await removeTempDir(folder.parent);
-    },
-  };
+  }, async (dataDir) => {
+    await runPgbackrest(cluster.server, config, [`--pg1-path=${dataDir}`, "restore"], TIMEOUT_MS);
+    await appendFile(join(dataDir, "postgresql.auto.conf"), "archive_mode = 'off'\n");
+  });
 }
 
 /**
@@ -131,29 +148,14 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
   };
   // The same restore without --verify, then the server started until promoted exactly as
   // the pgBackRest task starts its copy: the issue's "to a server accepting connections".
-  let folderStart: { parent: string; dataDir: string } | undefined;
-  let stopStarted: (() => Promise<void>) | undefined;
-  const restoreStart: BenchTask = {
+  const restoreStart = makeRestoreAndStartTask(cluster, {
     id: "cli-restore-physical-start",
     name: "node bin/dr-drill.js restore postgres --physical --latest + start until promoted",
-    group: "postgres-restore",
     command: `DR_TARGET=external … ${describeCli(["restore", "postgres", "--physical", "--into", "NEWDIR", "--latest"])} && postgres -D NEWDIR (until pg_is_in_recovery() is false)`,
     notes: "newest base backup and its WAL as in the --verify task, then the server started on it until promoted, as the pgBackRest restore task does (no smoke checks): the same finish line",
     inputBytes: databaseBytes,
-    facts: [],
-    beforeEach: async () => {
-      folderStart = await makeDataParent(cluster, "drdrill-physical-start");
-    },
-    run: async () => {
-      await runCli(["restore", "postgres", "--physical", "--into", folderStart!.dataDir, "--latest"], env, { timeoutMs: TIMEOUT_MS });
-      const server = await startRestoredPostgres(folderStart!.dataDir, { database: cluster.server.endpoint.database });
-      stopStarted = server.stop;
-    },
-    afterEach: async () => {
-      await stopStarted?.();
-      stopStarted = undefined;
-      if (folderStart) await removeTempDir(folderStart.parent);
-    },
-  };
+  }, async (dataDir) => {
+    await runCli(["restore", "postgres", "--physical", "--into", dataDir, "--latest"], env, { timeoutMs: TIMEOUT_MS });
+  });
   return [backup, restore, restoreStart];
 }
