@@ -59,7 +59,7 @@ export function backupMeter(label: string, expected: number | undefined, update:
   const logged = live ? undefined : transferMeter(`${label}${expected ? ` (size estimated from the previous backup, ${formatBytes(expected)})` : ""}`, expected, stream);
   return {
     update: (bytes) => {
-      if (live) update(`uploaded ${formatTransfer(bytes, expected, performance.now() - started).replace(/ of /, " of ~")}`);
+      if (live) update(`uploaded ${formatTransfer(bytes, expected, performance.now() - started, true)}`);
       logged?.update(bytes);
     },
     done: () => logged?.done(),
@@ -87,10 +87,10 @@ export function printSteps(prefix = "", stream: NodeJS.WriteStream = process.std
   };
 }
 
-/** `1.2 GB of 4.0 GB (30%), 85.1 MB/s, ETA 33s` (total unknown: bytes and rate only). */
-export function formatTransfer(bytes: number, total: number | undefined, elapsedMs: number): string {
+/** `1.2 GB of 4.0 GB (30%), 85.1 MB/s, ETA 33s` (`of ~4.0 GB` when the total is an estimate; total unknown: bytes and rate only). */
+export function formatTransfer(bytes: number, total: number | undefined, elapsedMs: number, estimated = false): string {
   const rate = elapsedMs > 0 ? bytes / (elapsedMs / 1000) : 0;
-  const head = total ? `${formatBytes(bytes)} of ${formatBytes(total)} (${Math.min(100, Math.floor((bytes / total) * 100))}%)` : formatBytes(bytes);
+  const head = total ? `${formatBytes(bytes)} of ${estimated ? "~" : ""}${formatBytes(total)} (${Math.min(100, Math.floor((bytes / total) * 100))}%)` : formatBytes(bytes);
   const eta = total && rate > 0 && bytes < total ? `, ETA ${formatDuration(((total - bytes) / rate) * 1000)}` : "";
   return `${head}, ${formatBytes(rate)}/s${eta}`;
 }

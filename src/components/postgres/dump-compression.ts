@@ -1,5 +1,5 @@
 import type { Transform, Writable } from "node:stream";
-import { constants, createZstdCompress, createZstdDecompress } from "node:zlib";
+import { constants, createZstdCompress } from "node:zlib";
 import { DrError } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import { zstdDecompressInto } from "./zstd-decompress.ts";
@@ -69,14 +69,6 @@ export function dumpCompressor(compression: DumpCompression): Transform | undefi
       [constants.ZSTD_c_checksumFlag]: 1,
     },
   });
-}
-
-/**
- * What a restore puts between the decrypted bytes and pg_restore's input, or undefined when
- * the decrypted bytes are already the custom archive (every `pg_dump -Z N` backup).
- */
-export function dumpDecompressor(manifest: Pick<BackupManifest, "id" | "compression">): Transform | undefined {
-  return readDumpCompression(manifest).method === "zstd" ? createZstdDecompress({ chunkSize: ZSTD_CHUNK_BYTES }) : undefined;
 }
 
 /**
