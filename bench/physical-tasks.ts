@@ -109,7 +109,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
     name: "node bin/dr-drill.js backup postgres --physical",
     group: "postgres",
     command: `DR_TARGET=external … ${describeCli(["backup", "postgres", "--physical"])} (with '${describeCli(["wal", "stream", "--spool", "DIR"])}' running)`,
-    notes: "base backup of the copy cluster (the whole cluster), pg_basebackup tar | zstd -1 (in-process) | sha256 | age | S3 as base.tar.zst.age, waits until its WAL is archived",
+    notes: "base backup of the copy cluster (the whole cluster), pg_basebackup tar | zstd -1 (the stock zstd beside dr-drill) | sha256 | age | S3 as base.tar.zst.age, waits until its WAL is archived",
     inputBytes: databaseBytes,
     facts: [],
     setup: async () => {
@@ -133,7 +133,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
     name: "node bin/dr-drill.js restore postgres --physical --latest --verify",
     group: "postgres-restore",
     command: `DR_TARGET=external … ${describeCli(["restore", "postgres", "--physical", "--into", "NEWDIR", "--latest", "--verify"])}`,
-    notes: "newest base backup (S3 | age -d | zstd -d in-process | tar -x, no temp copy) plus its WAL, unpacked while fetched, started until promoted, smoke checks (the whole cluster)",
+    notes: "newest base backup (S3 | age -d in-process | tar --zstd -x, no temp copy) plus its WAL, unpacked while fetched, started until promoted, smoke checks (the whole cluster)",
     inputBytes: databaseBytes,
     facts: [],
     beforeEach: async () => {

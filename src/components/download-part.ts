@@ -149,13 +149,16 @@ export const FILE_WRITE_BUFFER = 4 * 1024 * 1024;
  * Download and decrypt a part into a new file (restores that need a seekable file). The
  * file must not exist (never overwritten); on failure it is removed, so nothing partial is
  * left, and a full local disk is reported as such, naming the folder and the sizes.
- * `decode` wraps the file as the receiver of the plain (hashed) bytes, e.g. a decompressor.
+ * `decode` makes the writer of the plain (hashed) bytes into the open file, e.g. a
+ * decompressor that writes it (given the write buffer size to use); this function closes it.
  */
-export async function downloadPartToFile(options: DownloadOptions, path: string, extra: { decode?: (sink: Writable) => Writable } = {}): Promise<DownloadResult> {
+export async function downloadPartToFile(options: DownloadOptions, path: string, extra: { decode?: (file: FileHandle, highWaterMark: number) => Writable } = {}): Promise<DownloadResult> {
   const handle = await createNewFile(path);
   try {
-    const file = handle.createWriteStream({ highWaterMark: FILE_WRITE_BUFFER });
-    return await downloadPart(options, extra.decode ? extra.decode(file) : file);
+    const sink = extra.decode ? extra.decode(handle, FILE_WRITE_BUFFER) : handle.createWriteStream({ highWaterMark: FILE_WRITE_BUFFER });
+    const result = await downloadPart(options, sink);
+    await handle.close();
+    return result;
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(path, { force: true });

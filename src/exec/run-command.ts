@@ -20,8 +20,8 @@ export interface RunOptions {
   asUser?: OsUser;
   /** Data written to stdin. */
   input?: string | Uint8Array;
-  /** Keep stdout as a stream instead of buffering it (for dumps). */
-  stdout?: "pipe" | "ignore" | "inherit";
+  /** Keep stdout as a stream instead of buffering it (for dumps), or a file descriptor the child writes to itself. */
+  stdout?: "pipe" | "ignore" | "inherit" | number;
   /** Append stdout and stderr to this file instead (long-running servers). */
   logFile?: string;
   /** The caller reads stdout as a stream (do not buffer it). */
@@ -115,7 +115,8 @@ function commonOptions(options: RunOptions) {
 export function startCommand(name: string, args: readonly string[], options: RunOptions = {}): ResultPromise {
   return execa(resolveFile(name), [...args], {
     ...commonOptions(options),
-    stdout: options.logFile ? { file: options.logFile, append: true } : (options.stdout ?? "pipe"),
+    // execa passes a file descriptor number to the child as it is; its types only name 1..9.
+    stdout: options.logFile ? { file: options.logFile, append: true } : typeof options.stdout === "number" ? (options.stdout as 1) : (options.stdout ?? "pipe"),
     stderr: options.logFile ? { file: options.logFile, append: true } : "pipe",
     // A streamed stdout is consumed by the caller; buffering it too would hold the whole dump.
     buffer: { stdout: !options.logFile && (options.stdout ?? "pipe") === "pipe" && !options.streamStdout, stderr: true },

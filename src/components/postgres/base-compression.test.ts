@@ -1,14 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { finished, pipeline } from "node:stream/promises";
-import { describe, expect, it } from "vitest";
+import { pipeline } from "node:stream/promises";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { afterAll, describe, expect, it } from "vitest";
 import { DrError } from "../../errors/index.ts";
 import { runCommand } from "../../exec/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import { createBaseCompressor, makeBaseTarSink } from "./base-compression.ts";
+import { MemoryStorage } from "../../storage/memory/memory-storage.ts";
+import { uploadPart } from "../upload-part.ts";
+import { type BaseTarOutcome, createBaseCompressor, readBaseIntoTar, startBaseCompressor } from "./base-compression.ts";
 
 /** Compressible bytes like table pages: runs of text with random gaps. */
 function pages(): Buffer {
@@ -23,15 +26,51 @@ async function compress(data: Buffer): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-/** What reaches the tar's input when `stored` goes through the sink of a manifest with `compression`. */
-async function throughSink(compression: string, stored: Buffer): Promise<Buffer> {
-  const out: Buffer[] = [];
-  const tarInput = new Writable({ write(c: Buffer, _e, done) { out.push(c); done(); } });
-  const manifest = { id: "postgres-20260101T000000000Z", compression } as BackupManifest;
-  await pipeline(Readable.from([stored]), makeBaseTarSink(manifest, tarInput, "restore backup"));
-  // As the restore waits for tar to exit: the decompressor's last bytes reach tar's input after the download.
-  await finished(tarInput);
-  return Buffer.concat(out);
+const BACKUP_ID = "postgres-20260101T000000000Z";
+/** Folders the tests made, removed after them. */
+const made: string[] = [];
+afterAll(async () => {
+  await Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/**
+ * A small tree tarred, compressed as a base backup is (or not), uploaded encrypted, and read
+ * back through readBaseIntoTar into `tar -x`: the files unpacked, or the outcome.
+ */
+async function roundTrip(compression: string, damage = false, path?: string): Promise<{ outcome: BaseTarOutcome; out: string; files: Map<string, Buffer> }> {
+  const dir = await mkdtemp(join(tmpdir(), "base-tar-"));
+  made.push(dir);
+  const files = new Map([["PG_VERSION", Buffer.from("15\n")], ["base/1/1259", pages()], ["global/pg_control", randomBytes(8192)]]);
+  for (const [name, data] of files) {
+    await mkdir(join(dir, "src", name, ".."), { recursive: true });
+    await writeFile(join(dir, "src", name), data);
+  }
+  await runCommand("tar", ["-c", "-f", join(dir, "base.tar"), "-C", join(dir, "src"), "."], { timeoutMs: 30_000 });
+  const tarBytes = await readFile(join(dir, "base.tar"));
+  const plain = compression === "zstd" ? await compress(tarBytes) : tarBytes;
+  if (damage) plain[Math.floor(plain.length / 2)]! ^= 0xff;
+  const storage = new MemoryStorage();
+  const identity = await generateIdentity();
+  const part = await uploadPart({ storage, key: `postgres/x/base.tar${compression === "zstd" ? ".zst" : ""}.age`, source: Readable.from([plain]), recipients: [await identityToRecipient(identity)] });
+  const manifest = { id: BACKUP_ID, compression, parts: [part], encryption: { format: "age" } } as unknown as BackupManifest;
+  const out = join(dir, "out");
+  await mkdir(out);
+  const saved = process.env.PATH;
+  if (path !== undefined) process.env.PATH = path;
+  try {
+    const outcome = await readBaseIntoTar({ storage, manifest, identities: [identity] }, ["-x", "-C", out], "restore backup", { timeoutMs: 30_000 });
+    return { outcome, out, files };
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
+/** A PATH with tar on it and no zstd: the in-process decompressor's case. */
+async function pathWithoutZstd(): Promise<string> {
+  const bin = await mkdtemp(join(tmpdir(), "bin-no-zstd-"));
+  made.push(bin);
+  await symlink((await runCommand("sh", ["-c", "command -v tar"], { timeoutMs: 5_000 })).stdout.trim(), join(bin, "tar"));
+  return bin;
 }
 
 describe("base backup compression", () => {
@@ -52,22 +91,68 @@ describe("base backup compression", () => {
     }
   });
 
-  it("hands tar the decompressed stream for 'zstd' and the bytes as stored for 'none' (older backups)", async () => {
-    const data = pages();
-    expect((await throughSink("zstd", await compress(data))).equals(data)).toBe(true);
-    expect((await throughSink("none", data)).equals(data)).toBe(true);
-  });
+  it.each([["zstd", "tar --zstd (its own zstd child)", false], ["zstd", "node:zlib into tar, no zstd binary", true], ["none", "the bytes as stored (older backups)", false]] as const)(
+    "'%s' via %s: tar unpacks every file byte for byte",
+    async (compression, _how, noZstd) => {
+      const { outcome, out, files } = await roundTrip(compression, false, noZstd ? await pathWithoutZstd() : undefined);
+      expect(outcome).toEqual({ ok: true, stdout: "" });
+      for (const [name, data] of files) expect((await readFile(join(out, name))).equals(data)).toBe(true);
+    },
+  );
 
-  it("fails on a damaged frame instead of passing garbage on", async () => {
-    const packed = await compress(pages());
-    packed[Math.floor(packed.length / 2)]! ^= 0xff;
-    await expect(throughSink("zstd", packed)).rejects.toThrow();
+  it.each([["tar --zstd", false], ["node:zlib", true]] as const)("a damaged frame fails (%s) instead of passing garbage on", async (_how, noZstd) => {
+    const run = roundTrip("zstd", true, noZstd ? await pathWithoutZstd() : undefined);
+    // tar's zstd child exits non-zero (the outcome), or the in-process decompressor fails the download.
+    const result = await run.then((r) => (r.outcome.ok ? "unpacked" : r.outcome.error.message), (error: unknown) => `threw: ${(error as Error).message}`);
+    expect(result).not.toBe("unpacked");
+    expect(result).toMatch(/zstd|checksum|corrupt|Data|exited with code/i);
   });
 
   it("refuses a compression it cannot undo, by name", async () => {
-    const error = await throughSink("lz4", Buffer.alloc(10)).then(() => undefined, (e: unknown) => e);
+    const error = await roundTrip("lz4").then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(DrError);
     expect((error as DrError).code).toBe("INTEGRITY_FAILED");
     expect((error as DrError).message).toBe("unable to restore backup 'postgres-20260101T000000000Z': its manifest says compression 'lz4'; a base backup is 'none' or 'zstd'");
+  });
+
+  describe("startBaseCompressor", () => {
+    /** Read a stream to the end: its bytes, or the error it failed with. */
+    const drain = async (stream: Readable): Promise<Buffer> => {
+      const out: Buffer[] = [];
+      for await (const chunk of stream) out.push(chunk as Buffer);
+      return Buffer.concat(out);
+    };
+    const withPath = async <T>(path: string | undefined, fn: () => T): Promise<T> => {
+      const saved = process.env.PATH;
+      if (path !== undefined) process.env.PATH = path;
+      try {
+        return fn();
+      } finally {
+        process.env.PATH = saved;
+      }
+    };
+
+    it.each([["the stock zstd", false], ["node:zlib without the binary", true]] as const)("%s: frames the stock zstd -d reads back with their checksum", async (_how, noZstd) => {
+      const data = pages();
+      const compressor = await withPath(noZstd ? await pathWithoutZstd() : undefined, () => startBaseCompressor(Readable.from([data])));
+      const packed = await drain(compressor.output);
+      expect(packed.length).toBeLessThan(data.length / 2);
+      const dir = await mkdtemp(join(tmpdir(), "zstd-unit-"));
+      made.push(dir);
+      await writeFile(join(dir, "base.tar.zst"), packed);
+      const { stdout } = await runCommand("zstd", ["-lv", join(dir, "base.tar.zst")], { timeoutMs: 30_000 });
+      expect(stdout).toMatch(/Check: XXH64/);
+      await runCommand("zstd", ["-d", "-q", join(dir, "base.tar.zst"), "-o", join(dir, "base.tar")], { timeoutMs: 30_000 });
+      expect((await readFile(join(dir, "base.tar"))).equals(data)).toBe(true);
+    });
+
+    it.each([["the stock zstd", false], ["node:zlib without the binary", true]] as const)("%s: a source that fails midway errors the output, never a clean end", async (_how, noZstd) => {
+      const data = pages();
+      const failing = new Readable({ read() {} });
+      failing.push(data);
+      setTimeout(() => failing.destroy(new Error("pg_basebackup exited with code 1")), 50);
+      const compressor = await withPath(noZstd ? await pathWithoutZstd() : undefined, () => startBaseCompressor(failing));
+      await expect(drain(compressor.output)).rejects.toThrow(/pg_basebackup exited with code 1|premature close/i);
+    });
   });
 });

@@ -1,8 +1,12 @@
-import type { Writable } from "node:stream";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { constants as zlib, createZstdCompress, type ZstdCompress } from "node:zlib";
 import { DrError, unable } from "../../errors/index.ts";
+import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import { zstdDecompressInto } from "./zstd-decompress.ts";
+import { gateOnCompletion } from "../../streams/exit-gate.ts";
+import { type BackupSource, downloadPart, partOf } from "../download-part.ts";
+import { findZstd, zstdDecompressInto } from "./zstd-decompress.ts";
 
 /** The manifest's `compression` of a base backup stored as `base.tar.zst(.age)`. */
 export const BASE_ZSTD = "zstd";
@@ -14,9 +18,53 @@ export const BASE_TAR_ZST = "base.tar.zst";
  * pages, which level 1 shrinks several-fold at hundreds of MB/s, so the encryption and the
  * upload handle a fraction of the bytes (bench/physical-compression.ts measured where to
  * compress). The checksum lets `zstd -d` and the restore catch a damaged frame on their own.
+ * The in-process compressor: base backups use the stock `zstd` when it is installed (startBaseCompressor).
  */
 export function createBaseCompressor(): ZstdCompress {
   return createZstdCompress({ params: { [zlib.ZSTD_c_compressionLevel]: 1, [zlib.ZSTD_c_checksumFlag]: 1 } });
+}
+
+/** A base backup's compressor at work: its zstd frames, and a way to stop it. */
+export interface BaseCompressor {
+  /** Ends only once the whole source was compressed; errors when the source or the compressor failed. */
+  output: Readable;
+  /** Stop it (a failed upload, a cancelled backup). */
+  stop(): void;
+}
+
+/**
+ * Compress a tar stream as a base backup is stored: the stock `zstd -1 --check` as a child
+ * process when it is installed (the frames createBaseCompressor makes: level 1, XXH64
+ * checksum), node:zlib otherwise. zstd's own process compresses beside this one, which then
+ * only passes the tar stream on: a 1.1 GB cluster's pg_basebackup -> compressor -> upload
+ * took 14.2-16.0 s against 16.2-18.1 s through node:zlib (this process's CPU 7.2-8.5 s
+ * against 10.5-12.4 s), one run after the other. A source that fails (pg_basebackup cut off)
+ * or a zstd exiting non-zero errors the output instead of ending it: a short archive never
+ * completes an upload.
+ */
+export function startBaseCompressor(source: Readable, signal?: AbortSignal): BaseCompressor {
+  const zstd = findZstd();
+  if (!zstd) {
+    const compressor = createBaseCompressor();
+    pipeline(source, compressor).catch(() => undefined);
+    return { output: compressor, stop: () => compressor.destroy() };
+  }
+  const args = ["-1", "--check", "-q", "-c"];
+  const child = startCommand(zstd, args, { streamStdout: true, timeoutMs: 12 * 3_600_000, signal });
+  child.stdin!.on("error", () => undefined);
+  const exited = child.then((result) => {
+    if (result.failed) throw commandError(describeCommand(zstd, args), result, String(result.stderr ?? ""));
+  });
+  const fed = pipeline(source, child.stdin!);
+  const output = child.stdout!.pipe(gateOnCompletion(Promise.all([fed, exited])));
+  child.stdout!.on("error", (error) => output.destroy(error));
+  return {
+    output,
+    stop: () => {
+      child.kill("SIGTERM");
+      child.stdin!.destroy();
+    },
+  };
 }
 
 /**
@@ -30,14 +78,36 @@ export function assertBaseCompression(manifest: BackupManifest, verb: string): v
   });
 }
 
+/** What tar did with a base backup (readBaseIntoTar): its stdout, or why it failed. */
+export type BaseTarOutcome = { ok: true; stdout: string } | { ok: false; error: DrError };
+
 /**
- * Where a base backup's plain (decrypted) bytes go so that `tar` reads a tar stream: straight
- * to it for `none`, through the stock `zstd -d` (zstdDecompressInto; node:zlib without it) for
- * `zstd`, with no temp copy of the archive. The writer finishes once tar's input has ended;
- * the caller then waits for tar to exit. A damaged frame fails the download.
+ * Stream a base backup from the repository into `tar MODE -f -` (`-x -C DIR` to unpack, `-t`
+ * to list): download -> stored SHA-256 -> age -> plain SHA-256 (downloadPart) -> tar's stdin,
+ * with no temp copy of the archive. A `zstd` backup goes to `tar --zstd`, so tar's own
+ * `zstd -d` child hands it the tar stream through an OS pipe: the decompressed bytes, three
+ * times the stored ones, never pass through this process (`restore postgres --physical` of a
+ * 1.1 GB cluster, 346 MB stored: 9.9 s with the tar stream copied from zstd's stdout into
+ * tar's stdin here, 7.7-8.4 s with tar --zstd, one run after the other). Without the
+ * zstd binary, node:zlib decompresses into tar's stdin. A failed download kills tar and
+ * throws as downloadPart does; a tar (or zstd) that fails, e.g. on a damaged frame, is the
+ * `error` of the outcome, for the caller to word.
  */
-export function makeBaseTarSink(manifest: BackupManifest, tarInput: Writable, verb: string): Writable {
+export async function readBaseIntoTar(source: BackupSource, mode: readonly string[], verb: string, options: { timeoutMs: number }): Promise<BaseTarOutcome> {
+  const { manifest } = source;
   assertBaseCompression(manifest, verb);
-  if (manifest.compression !== BASE_ZSTD) return tarInput;
-  return zstdDecompressInto(tarInput);
+  const tar = findBinary("tar");
+  const zstdChild = manifest.compression === BASE_ZSTD && findZstd() !== undefined;
+  const args = [...(zstdChild ? ["--zstd"] : []), ...mode, "-f", "-"];
+  const child = startCommand(tar, args, { stdout: mode.includes("-t") ? "pipe" : "ignore", timeoutMs: options.timeoutMs, signal: source.signal });
+  child.stdin!.on("error", () => undefined);
+  const sink = manifest.compression === BASE_ZSTD && !zstdChild ? zstdDecompressInto(child.stdin!) : child.stdin!;
+  const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(source), sink), child]);
+  if (downloaded.status === "rejected") {
+    child.kill("SIGTERM");
+    throw downloaded.reason;
+  }
+  const result = exited.status === "fulfilled" ? exited.value : undefined;
+  if (!result || result.failed) return { ok: false, error: commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? "")) };
+  return { ok: true, stdout: String(result.stdout ?? "") };
 }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -10,9 +10,10 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DrError } from "../../errors/index.ts";
 import { MemoryStorage } from "../../storage/memory/memory-storage.ts";
-import { downloadPart } from "../download-part.ts";
+import { downloadPart, downloadPartToFile } from "../download-part.ts";
+import { localWriteCode } from "../local-disk.ts";
 import { uploadPart } from "../upload-part.ts";
-import { chooseDumpCompression, describeDumpCompression, dumpCompressor, dumpSink, pgDumpLevel, readDumpCompression } from "./dump-compression.ts";
+import { chooseDumpCompression, describeDumpCompression, dumpCompressor, dumpFileSink, dumpSink, pgDumpLevel, readDumpCompression } from "./dump-compression.ts";
 
 // A pg_dump -Fc -Z0 archive of two small tables (team, player) made by pg_dump 15.
 const ARCHIVE = fileURLToPath(new URL("testdata/tiny-z0.dump", import.meta.url));
@@ -140,5 +141,65 @@ describe("dump compression", () => {
     expect(part.plainSize).toBeLessThan(archive.length / 2);
     expect((await readFile(file)).equals(archive)).toBe(true);
     expect(await listArchive(file)).toContain("FK CONSTRAINT public player player_team_id_fkey");
+  });
+
+  describe("dumpFileSink: the restore's archive file", () => {
+    /** Run `fn` with PATH pointing nowhere (no zstd binary), restoring it after. */
+    const withoutZstd = <T>(fn: () => T): T => {
+      const saved = process.env.PATH;
+      process.env.PATH = join(dir, "no-such-bin");
+      try {
+        return fn();
+      } finally {
+        process.env.PATH = saved;
+      }
+    };
+
+    it.each([["the stock zstd writing the file itself", false], ["node:zlib without the binary", true]] as const)("zstd backup, %s: downloadPartToFile leaves the archive byte for byte and pg_restore lists it", async (_label, noBinary) => {
+      const storage = new MemoryStorage();
+      const identity = await generateIdentity();
+      const part = await uploadPart({ storage, key: "postgres/y/db.dump.age", source: createReadStream(ARCHIVE).pipe(dumpCompressor({ method: "zstd", level: 1 })!), recipients: [await identityToRecipient(identity)] });
+      const file = join(dir, `file-sink-${noBinary ? "zlib" : "cli"}.dump`);
+      const result = await downloadPartToFile({ storage, part, backupId: ZSTD1.id, identities: [identity], encrypted: true }, file, {
+        decode: (handle, highWaterMark) => (noBinary ? withoutZstd(() => dumpFileSink(ZSTD1, handle, highWaterMark)) : dumpFileSink(ZSTD1, handle, highWaterMark)),
+      });
+      expect(result.plainBytes).toBe(part.plainSize);
+      expect((await readFile(file)).equals(archive)).toBe(true);
+      expect(await listArchive(file)).toContain("TABLE DATA public player");
+    });
+
+    it("a pg_dump -Z N backup's bytes go into the file as they are", async () => {
+      const file = join(dir, "file-sink-gzip.dump");
+      const handle = await open(file, "wx");
+      try {
+        await pipeline(Readable.from([archive]), dumpFileSink(GZIP1, handle, 1024 * 1024));
+      } finally {
+        await handle.close();
+      }
+      expect((await readFile(file)).equals(archive)).toBe(true);
+    });
+
+    it("a damaged frame fails the writer (zstd's own message), no short archive taken for whole", async () => {
+      const damaged = await compress(archive, 1);
+      damaged[Math.floor(damaged.length / 2)]! ^= 0xff;
+      const handle = await open(join(dir, "file-sink-damaged.dump"), "wx");
+      try {
+        await expect(pipeline(Readable.from([damaged]), dumpFileSink(ZSTD1, handle, 1024 * 1024))).rejects.toThrow(/zstd.*exited with code|checksum|corrupt/i);
+      } finally {
+        await handle.close();
+      }
+    });
+
+    it.each([["the stock zstd", false], ["node:zlib", true]] as const)("a full disk while %s writes the file is an ENOSPC the restore reports as local disk full", async (_label, noBinary) => {
+      // /dev/full: every write fails with ENOSPC, as on a file system that has filled up.
+      const handle = await open("/dev/full", "w");
+      try {
+        const sink = noBinary ? withoutZstd(() => dumpFileSink(ZSTD1, handle, 64 * 1024)) : dumpFileSink(ZSTD1, handle, 64 * 1024);
+        const error = await pipeline(Readable.from([await compress(archive, 1)]), sink).then(() => undefined, (e: unknown) => e);
+        expect(localWriteCode(error)).toBe("ENOSPC");
+      } finally {
+        await handle.close();
+      }
+    });
   });
 });

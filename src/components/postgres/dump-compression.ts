@@ -1,8 +1,9 @@
+import type { FileHandle } from "node:fs/promises";
 import type { Transform, Writable } from "node:stream";
 import { constants, createZstdCompress } from "node:zlib";
 import { DrError } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import { zstdDecompressInto } from "./zstd-decompress.ts";
+import { zstdDecompressInto, zstdDecompressToFile } from "./zstd-decompress.ts";
 
 /**
  * How a logical dump is compressed before encryption. `pg_dump`: pg_dump's own gzip
@@ -78,4 +79,14 @@ export function dumpCompressor(compression: DumpCompression): Transform | undefi
  */
 export function dumpSink(manifest: Pick<BackupManifest, "id" | "compression">, sink: Writable): Writable {
   return readDumpCompression(manifest).method === "zstd" ? zstdDecompressInto(sink) : sink;
+}
+
+/**
+ * The writer of a backup's decrypted bytes into the open file `file` (the restore's archive
+ * for pg_restore): a write stream with a `highWaterMark` buffer for a `pg_dump -Z N` backup,
+ * otherwise zstd writing the file itself (zstdDecompressToFile). The caller closes the handle
+ * (a write stream has closed it already; closing twice is harmless).
+ */
+export function dumpFileSink(manifest: Pick<BackupManifest, "id" | "compression">, file: FileHandle, highWaterMark: number): Writable {
+  return readDumpCompression(manifest).method === "zstd" ? zstdDecompressToFile(file, highWaterMark) : file.createWriteStream({ highWaterMark });
 }

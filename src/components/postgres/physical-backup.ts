@@ -9,7 +9,7 @@ import { gateOnCompletion } from "../../streams/exit-gate.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
 import { uploadPart } from "../upload-part.ts";
 import { DEFAULT_SEGMENT_BYTES, describeSegmentRange, formatLsn, parseLsn, parseWalFileName, segmentBeforeLsn, segmentFileName, segmentOfLsn, walKey } from "../wal/wal-names.ts";
-import { BASE_TAR_ZST, BASE_ZSTD, createBaseCompressor } from "./base-compression.ts";
+import { BASE_TAR_ZST, BASE_ZSTD, startBaseCompressor } from "./base-compression.ts";
 import { assertToolNotOlder, parseToolVersion } from "./pg-tool-version.ts";
 import { TarEntryCapture } from "./tar-entries.ts";
 
@@ -59,7 +59,7 @@ export async function waitForArchivedWal(storage: Storage, timeline: number, fir
 /**
  * A physical base backup: `pg_basebackup --format=tar --wal-method=none -D -` over the
  * replication protocol, its tar stream read for backup_label/backup_manifest, zstd-compressed
- * in-process (level 1), hashed, age-encrypted and uploaded as `postgres/<stamp>/base.tar.zst.age`
+ * (level 1, the stock zstd beside this process when installed: startBaseCompressor), hashed, age-encrypted and uploaded as `postgres/<stamp>/base.tar.zst.age`
  * with nothing on disk. Compressing here rather than in the walsender (server-zstd) keeps
  * backup_manifest: pg_basebackup cannot inject it into a compressed stream on stdout. WAL is not in the tar: it comes from
  * the archive (`wal stream` or archive_command). The backup is complete only once the WAL
@@ -90,21 +90,23 @@ export async function backupPostgresPhysical(ctx: BackupContext, options: Physic
     });
     const gate = gateOnCompletion(finished);
     const capture = new TarEntryCapture(["backup_label", "backup_manifest"]);
-    const compressor = createBaseCompressor();
-    pipeline(child.stdout!, gate, capture, compressor, () => undefined);
+    // pipeline() destroys the capture with the first error (pg_basebackup cut off): the compressor's output then errors too.
+    pipeline(child.stdout!, gate, capture, () => undefined);
+    const compressor = startBaseCompressor(capture, ctx.signal);
     uploaded = true;
     const settled = await Promise.allSettled([
       uploadPart({
         storage: ctx.storage,
         key,
-        source: compressor,
+        source: compressor.output,
         recipients: ctx.recipients,
         signal: ctx.signal,
         metadata: { "dr-drill-id": id, "backup-time": started.toISOString(), "db-version": serverVersion },
         onProgress: (bytes) => ctx.onProgress?.("upload", bytes),
       }).catch((error: unknown) => {
-        // A refused upload stops reading the tar: stop pg_basebackup too, or it blocks forever.
+        // A refused upload stops reading the tar: stop pg_basebackup and zstd too, or they block forever.
         child.kill("SIGTERM");
+        compressor.stop();
         throw error;
       }),
       finished,

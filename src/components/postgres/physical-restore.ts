@@ -1,16 +1,14 @@
 import { chown, mkdir, readdir, writeFile, appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DrError, messageOf, unable } from "../../errors/index.ts";
-import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
 import { listCompleteBackups, type BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { postgresOsUser } from "../../targets/native/native-postgres.ts";
-import { downloadPart, partOf } from "../download-part.ts";
 import { findGaps, listWalArchive, readTimelineHistories, walChain, type TimelineHistories, type WalArchive, type WalGap } from "../wal/wal-archive.ts";
 import { fetchWalFile } from "../wal/wal-fetch.ts";
 import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOfLsn } from "../wal/wal-names.ts";
-import { assertBaseCompression, makeBaseTarSink } from "./base-compression.ts";
+import { assertBaseCompression, readBaseIntoTar } from "./base-compression.ts";
 import { startSegmentOf } from "./physical-backup.ts";
 
 /** Where recovery should stop. */
@@ -205,19 +203,8 @@ async function chownTree(dir: string): Promise<void> {
 
 /** Download, decrypt, decompress (zstd, when the manifest says so) and untar the base backup into dir (`tar -x` reading stdin). */
 async function unpackBase(options: PhysicalRestoreOptions, backup: BackupManifest, dir: string): Promise<void> {
-  const tar = findBinary("tar");
-  const args = ["-x", "-f", "-", "-C", dir];
-  const child = startCommand(tar, args, { stdout: "ignore", timeoutMs: 12 * 3_600_000, signal: options.signal });
-  child.stdin!.on("error", () => undefined);
-  const sink = makeBaseTarSink(backup, child.stdin!, "restore backup");
-  const download = downloadPart(partOf({ storage: options.storage, manifest: backup, identities: options.identities, signal: options.signal }), sink);
-  const [downloaded, exited] = await Promise.allSettled([download, child]);
-  if (downloaded.status === "rejected") {
-    child.kill("SIGTERM");
-    throw downloaded.reason;
-  }
-  const result = exited.status === "fulfilled" ? exited.value : undefined;
-  if (!result || result.failed) throw commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? ""));
+  const outcome = await readBaseIntoTar({ storage: options.storage, manifest: backup, identities: options.identities, signal: options.signal }, ["-x", "-C", dir], "restore backup", { timeoutMs: 12 * 3_600_000 });
+  if (!outcome.ok) throw outcome.error;
 }
 
 /**

@@ -1,11 +1,9 @@
 import { DrError, messageOf, unable } from "../../errors/index.ts";
-import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
-import { downloadPart, partOf } from "../download-part.ts";
 import { findGaps, listWalArchive } from "../wal/wal-archive.ts";
 import { parseWalFileName } from "../wal/wal-names.ts";
-import { assertBaseCompression, makeBaseTarSink } from "./base-compression.ts";
+import { assertBaseCompression, readBaseIntoTar } from "./base-compression.ts";
 
 /** One check's outcome (the shape verify-backup's CheckResult has). */
 export interface PhysicalCheck {
@@ -40,22 +38,11 @@ export async function checkBaseBackupWal(storage: Storage, manifest: BackupManif
 export async function checkPhysicalBackup(options: { storage: Storage; manifest: BackupManifest; identities: readonly string[]; signal?: AbortSignal }): Promise<PhysicalCheck[]> {
   const { manifest } = options;
   assertBaseCompression(manifest, "verify backup");
-  const tar = findBinary("tar");
-  const args = ["-t", "-f", "-"];
-  const child = startCommand(tar, args, { timeoutMs: 6 * 3_600_000, signal: options.signal });
-  child.stdin!.on("error", () => undefined);
-  const sink = makeBaseTarSink(manifest, child.stdin!, "verify backup");
-  const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(options), sink), child]);
-  if (downloaded.status === "rejected") {
-    child.kill("SIGTERM");
-    throw downloaded.reason;
+  const outcome = await readBaseIntoTar(options, ["-t"], "verify backup", { timeoutMs: 6 * 3_600_000 });
+  if (!outcome.ok) {
+    throw new DrError("INTEGRITY_FAILED", unable("verify backup", manifest.id, `the base backup's tar is not readable: ${messageOf(outcome.error)}`), { cause: outcome.error });
   }
-  const result = exited.status === "fulfilled" ? exited.value : undefined;
-  if (!result || result.failed) {
-    const error = commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? ""));
-    throw new DrError("INTEGRITY_FAILED", unable("verify backup", manifest.id, `the base backup's tar is not readable: ${messageOf(error)}`), { cause: error });
-  }
-  const entries = new Set(String(result.stdout ?? "").split("\n").map((line) => line.replace(/^\.\//, "").trim()).filter(Boolean));
+  const entries = new Set(outcome.stdout.split("\n").map((line) => line.replace(/^\.\//, "").trim()).filter(Boolean));
   const missing = REQUIRED_ENTRIES.filter((name) => !entries.has(name));
   const checks: PhysicalCheck[] = [
     { name: "SHA-256 (stored and plain)", status: "ok", detail: manifest.parts[0]!.key },

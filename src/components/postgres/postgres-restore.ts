@@ -13,7 +13,7 @@ import { formatBytes } from "../../config/index.ts";
 import { downloadPartToFile, partOf } from "../download-part.ts";
 import { assertFreeSpace } from "../local-disk.ts";
 import { withLeftBehind } from "../restore-folder.ts";
-import { dumpSink } from "./dump-compression.ts";
+import { dumpFileSink } from "./dump-compression.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
 
 /** The comment that marks a database as a dr-drill scratch database (safe to replace/drop). */
@@ -368,7 +368,8 @@ function failTogether(abort: AbortController): <T>(work: Promise<T>) => Promise<
 
 /**
  * Restore a PostgreSQL backup: the download starts at once (GET -> SHA-256 -> age ->
- * SHA-256 -> [zstd -d when the manifest says so] -> temp file with a 4 MiB write buffer;
+ * SHA-256 -> [the stock zstd -d writing the file itself, when the manifest says zstd] -> temp
+ * file (written from this process with a 4 MiB write buffer otherwise);
  * parallel pg_restore needs a seekable file; the folder is registered for removal from the
  * moment it exists) while the scratch database is created; once the file is complete and
  * both SHA-256s match the manifest, `pg_restore --jobs N --no-owner --no-acl
@@ -408,7 +409,7 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     // The temp file holds the archive as pg_dump wrote it: larger than the stored part when dr-drill compressed it.
     await assertFreeSpace(work, options.manifest.postgres?.archiveBytes ?? part.plainSize, `the dump of backup '${options.manifest.id}'`);
     const dumpFile = join(work, "restore.dump");
-    const download = together(downloadPartToFile({ ...partOf(options, part), signal }, dumpFile, { decode: (sink) => dumpSink(options.manifest, sink) }));
+    const download = together(downloadPartToFile({ ...partOf(options, part), signal }, dumpFile, { decode: (file, highWaterMark) => dumpFileSink(options.manifest, file, highWaterMark) }));
     pending.push(download);
     await recorder.run(RESTORE_STEPS.createDatabase, () => together(createScratchDatabase(options.into, exists, mark)), () => `created ${options.into.database} (download under way)`);
     created = true;

@@ -1,3 +1,4 @@
+import type { FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
@@ -10,7 +11,7 @@ const ZSTD_CHUNK_BYTES = 256 * 1024;
 const ZSTD_TIMEOUT_MS = 12 * 3_600_000;
 
 /** The stock `zstd`, or undefined when it is not installed (the in-process decompressor is used then). */
-function findZstd(): string | undefined {
+export function findZstd(): string | undefined {
   try {
     return findBinary("zstd");
   } catch (error) {
@@ -51,22 +52,37 @@ function throughNodeZlib(sink: Writable): Writable {
   return feedingWriter(decompressor, pipeline(decompressor, sink), decompressor.writableHighWaterMark, (error) => decompressor.destroy(error ?? undefined));
 }
 
+/** errno codes of a write failure as zstd reports it on stderr (strerror text), so a full disk reads as one. */
+const WRITE_ERRORS: readonly [RegExp, string][] = [
+  [/No space left on device/, "ENOSPC"],
+  [/Disk quota exceeded/, "EDQUOT"],
+  [/File too large/, "EFBIG"],
+  [/Read-only file system/, "EROFS"],
+];
+
 /**
- * Decompress through the stock `zstd -d` (a child process): its stdout goes into `sink`;
- * the writer finishes once zstd exited 0 and the sink finished. A damaged frame makes zstd
- * exit non-zero, which errors the writer with zstd's own message (a better report than the
- * EPIPE its stdin then gets, which is only observed).
+ * Decompress through the stock `zstd -d` (a child process): its output goes into `out`, a
+ * stream this process copies into, or a file descriptor zstd writes itself; the writer
+ * finishes once zstd exited 0 (and the stream finished). A damaged frame makes zstd exit
+ * non-zero, which errors the writer with zstd's own message (a better report than the EPIPE
+ * its stdin then gets, which is only observed); a failed write carries its errno code.
  */
-function throughZstdCli(zstd: string, sink: Writable): Writable {
+function throughZstdCli(zstd: string, out: Writable | number): Writable {
   const args = ["-d", "-q", "-c"];
-  const child = startCommand(zstd, args, { streamStdout: true, timeoutMs: ZSTD_TIMEOUT_MS });
+  const child = startCommand(zstd, args, typeof out === "number" ? { stdout: out, timeoutMs: ZSTD_TIMEOUT_MS } : { streamStdout: true, timeoutMs: ZSTD_TIMEOUT_MS });
   const stdin = child.stdin!;
   stdin.on("error", () => undefined);
   const exited = child.then((result) => {
-    if (result.failed) throw commandError(describeCommand(zstd, args), result, String(result.stderr ?? ""));
+    if (!result.failed) return;
+    const stderr = String(result.stderr ?? "");
+    const error = commandError(describeCommand(zstd, args), result, stderr);
+    const code = WRITE_ERRORS.find(([text]) => text.test(stderr))?.[1];
+    // The errno code on an error of its own (the DrError's code is COMMAND_FAILED), for localWriteCode().
+    throw code ? Object.assign(new Error(error.message, { cause: error }), { code }) : error;
   });
+  const finished = typeof out === "number" ? exited : Promise.all([pipeline(child.stdout!, out), exited]);
   // Room for a few of age's 64 KiB chunks while zstd works: the decryption runs ahead.
-  return feedingWriter(stdin, Promise.all([pipeline(child.stdout!, sink), exited]), 1024 * 1024, () => {
+  return feedingWriter(stdin, finished, 1024 * 1024, () => {
     child.kill("SIGTERM");
     stdin.destroy();
   });
@@ -82,4 +98,17 @@ function throughZstdCli(zstd: string, sink: Writable): Writable {
 export function zstdDecompressInto(sink: Writable): Writable {
   const zstd = findZstd();
   return zstd ? throughZstdCli(zstd, sink) : throughNodeZlib(sink);
+}
+
+/**
+ * A writer of zstd bytes that decompresses them into the open file `file`: the stock `zstd -d`
+ * writes the file itself (its stdout is the file), so the decompressed bytes, several times
+ * the compressed ones, never pass through this process (a 673 MB archive: 0.9-1.1 s against
+ * 1.6-2.4 s copied through a pipe, and 0.5-0.7 s of this process's CPU against 1.6-2.4 s);
+ * node:zlib into the file, with a `highWaterMark` write buffer, when the binary is missing.
+ * A write stream closes the handle when it finishes; the caller closes it otherwise (closing twice is harmless).
+ */
+export function zstdDecompressToFile(file: FileHandle, highWaterMark: number): Writable {
+  const zstd = findZstd();
+  return zstd ? throughZstdCli(zstd, file.fd) : throughNodeZlib(file.createWriteStream({ highWaterMark }));
 }
