@@ -1,12 +1,10 @@
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { constants as zlib, createZstdCompress, type ZstdCompress } from "node:zlib";
 import { DrError, unable } from "../../errors/index.ts";
 import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
-import { gateOnCompletion } from "../../streams/exit-gate.ts";
 import { type BackupSource, downloadPart, partOf } from "../download-part.ts";
-import { findZstd, zstdDecompressInto } from "./zstd-decompress.ts";
+import { findZstd, startZstdCompressor, type ZstdCompressor, zstdDecompressInto } from "./zstd-streams.ts";
 
 /** The manifest's `compression` of a base backup stored as `base.tar.zst(.age)`. */
 export const BASE_ZSTD = "zstd";
@@ -24,47 +22,15 @@ export function createBaseCompressor(): ZstdCompress {
   return createZstdCompress({ params: { [zlib.ZSTD_c_compressionLevel]: 1, [zlib.ZSTD_c_checksumFlag]: 1 } });
 }
 
-/** A base backup's compressor at work: its zstd frames, and a way to stop it. */
-export interface BaseCompressor {
-  /** Ends only once the whole source was compressed; errors when the source or the compressor failed. */
-  output: Readable;
-  /** Stop it (a failed upload, a cancelled backup). */
-  stop(): void;
-}
-
 /**
- * Compress a tar stream as a base backup is stored: the stock `zstd -1 --check` as a child
- * process when it is installed (the frames createBaseCompressor makes: level 1, XXH64
- * checksum), node:zlib otherwise. zstd's own process compresses beside this one, which then
- * only passes the tar stream on: a 1.1 GB cluster's pg_basebackup -> compressor -> upload
- * took 14.2-16.0 s against 16.2-18.1 s through node:zlib (this process's CPU 7.2-8.5 s
- * against 10.5-12.4 s), one run after the other. A source that fails (pg_basebackup cut off)
- * or a zstd exiting non-zero errors the output instead of ending it: a short archive never
- * completes an upload.
+ * Compress a tar stream as a base backup is stored (level 1, XXH64 frame checksum): the
+ * stock `zstd` beside this process when installed, createBaseCompressor otherwise
+ * (startZstdCompressor). A 1.1 GB cluster's pg_basebackup -> compressor -> upload took
+ * 14.2-16.0 s through the stock zstd against 16.2-18.1 s through node:zlib (this process's
+ * CPU 7.2-8.5 s against 10.5-12.4 s), one run after the other.
  */
-export function startBaseCompressor(source: Readable, signal?: AbortSignal): BaseCompressor {
-  const zstd = findZstd();
-  if (!zstd) {
-    const compressor = createBaseCompressor();
-    pipeline(source, compressor).catch(() => undefined);
-    return { output: compressor, stop: () => compressor.destroy() };
-  }
-  const args = ["-1", "--check", "-q", "-c"];
-  const child = startCommand(zstd, args, { streamStdout: true, timeoutMs: 12 * 3_600_000, signal });
-  child.stdin!.on("error", () => undefined);
-  const exited = child.then((result) => {
-    if (result.failed) throw commandError(describeCommand(zstd, args), result, String(result.stderr ?? ""));
-  });
-  const fed = pipeline(source, child.stdin!);
-  const output = child.stdout!.pipe(gateOnCompletion(Promise.all([fed, exited])));
-  child.stdout!.on("error", (error) => output.destroy(error));
-  return {
-    output,
-    stop: () => {
-      child.kill("SIGTERM");
-      child.stdin!.destroy();
-    },
-  };
+export function startBaseCompressor(source: Readable, signal?: AbortSignal): ZstdCompressor {
+  return startZstdCompressor(source, 1, createBaseCompressor, signal);
 }
 
 /**

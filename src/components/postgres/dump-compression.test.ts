@@ -13,7 +13,7 @@ import { MemoryStorage } from "../../storage/memory/memory-storage.ts";
 import { downloadPart, downloadPartToFile } from "../download-part.ts";
 import { localWriteCode } from "../local-disk.ts";
 import { uploadPart } from "../upload-part.ts";
-import { chooseDumpCompression, describeDumpCompression, dumpCompressor, dumpFileSink, dumpSink, pgDumpLevel, readDumpCompression } from "./dump-compression.ts";
+import { chooseDumpCompression, describeDumpCompression, dumpCompressor, dumpFileSink, dumpSink, pgDumpLevel, startDumpCompressor, readDumpCompression } from "./dump-compression.ts";
 
 // A pg_dump -Fc -Z0 archive of two small tables (team, player) made by pg_dump 15.
 const ARCHIVE = fileURLToPath(new URL("testdata/tiny-z0.dump", import.meta.url));
@@ -200,6 +200,36 @@ describe("dump compression", () => {
       } finally {
         await handle.close();
       }
+    });
+  });
+
+  describe("startDumpCompressor", () => {
+    it("is undefined for pg_dump's own compression (pg_dump -Z N writes the stored bytes)", () => {
+      expect(startDumpCompressor({ method: "pg_dump", level: 1 }, Readable.from([archive]))).toBeUndefined();
+    });
+
+    it("zstd: frames the stock zstd -d and dumpSink read back to the archive, which pg_restore lists", async () => {
+      const compressor = startDumpCompressor({ method: "zstd", level: 3 }, Readable.from([archive]))!;
+      const chunks: Buffer[] = [];
+      for await (const chunk of compressor.output) chunks.push(chunk as Buffer);
+      const packed = Buffer.concat(chunks);
+      expect(packed.subarray(0, 4)).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+      expect(packed.length).toBeLessThan(archive.length / 2);
+      const file = join(dir, "start-dump-compressor.dump");
+      await pipeline(Readable.from([packed]), dumpSink(ZSTD1, createWriteStream(file)));
+      expect((await readFile(file)).equals(archive)).toBe(true);
+      expect(await listArchive(file)).toContain("TABLE DATA public player");
+    });
+
+    it("zstd: pg_dump failing midway errors the output instead of ending the frame", async () => {
+      const failing = new Readable({ read() {} });
+      failing.push(archive);
+      setTimeout(() => failing.destroy(new Error("pg_dump exited with code 1")), 50);
+      const compressor = startDumpCompressor({ method: "zstd", level: 1 }, failing)!;
+      const drained = (async () => {
+        for await (const _chunk of compressor.output) void _chunk;
+      })();
+      await expect(drained).rejects.toThrow(/pg_dump exited with code 1|premature close/i);
     });
   });
 });

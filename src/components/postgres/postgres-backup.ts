@@ -9,7 +9,7 @@ import { type BackupContext, describeEncryption, encryptedSuffix } from "../back
 import { DEFAULT_STALL_TIMEOUT_MS, UploadStalledError, describeStall, uploadPart } from "../upload-part.ts";
 import { countRows, readLsn, readMigrations, readNewestHeartbeat } from "./postgres-facts.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
-import { type DumpCompression, chooseDumpCompression, describeDumpCompression, dumpCompressor, pgDumpLevel } from "./dump-compression.ts";
+import { type DumpCompression, chooseDumpCompression, describeDumpCompression, pgDumpLevel, startDumpCompressor } from "./dump-compression.ts";
 
 const DUMP_TIMEOUT_MS = 12 * 3_600_000;
 /** How long removing a failed backup's stored parts may take before we stop waiting (the storage may be the thing that failed). */
@@ -98,11 +98,14 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
     dump.stdout!.on("data", (chunk: Buffer) => {
       archiveBytes += chunk.byteLength;
     });
-    // zstd after the gate: a failed pg_dump errors the compressor too, never ends its frame.
-    const compressor = dumpCompressor(compression);
-    const dumped = compressor ?? gate;
-    if (compressor) pipeline(dump.stdout!, gate, compressor, () => undefined);
-    else pipeline(dump.stdout!, gate, () => undefined);
+    // zstd after the gate: a failed pg_dump errors the compressor's output too, never ends its frame.
+    pipeline(dump.stdout!, gate, () => undefined);
+    const compressor = startDumpCompressor(compression, gate, ctx.signal);
+    const dumped = compressor?.output ?? gate;
+    const stopCompressor = () => {
+      compressor?.stop();
+      dumped.destroy();
+    };
 
     const key = `${backupFolder(id)}${ctx.postgres.database}.dump${encryptedSuffix(ctx.recipients)}`;
     const facts = (async () => ({
@@ -114,7 +117,7 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
     // a full pipe forever and the backup would never settle.
     const stopDump = (error: unknown): never => {
       dump.kill("SIGTERM");
-      dumped.destroy();
+      stopCompressor();
       throw error;
     };
     const settled = await Promise.allSettled([
@@ -130,7 +133,7 @@ export async function backupPostgres(ctx: BackupContext, options: PostgresBackup
         // Do not wait for the dead endpoint's requests to time out: free the source now.
         onStall: () => {
           dump.kill("SIGTERM");
-          dumped.destroy();
+          stopCompressor();
           void releaseSnapshot();
         },
       }).then((part) => {

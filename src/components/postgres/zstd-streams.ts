@@ -1,9 +1,11 @@
 import type { FileHandle } from "node:fs/promises";
-import { Writable } from "node:stream";
+import { type Readable, type Transform, Writable } from "node:stream";
+import { pipeline as pipelineAsync } from "node:stream/promises";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import { isDrError } from "../../errors/index.ts";
 import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
+import { gateOnCompletion } from "../../streams/exit-gate.ts";
 
 /** Output chunk of the in-process fallback: fewer, larger chunks than zlib's 16 KiB default. */
 const ZSTD_CHUNK_BYTES = 256 * 1024;
@@ -111,4 +113,45 @@ export function zstdDecompressInto(sink: Writable): Writable {
 export function zstdDecompressToFile(file: FileHandle, highWaterMark: number): Writable {
   const zstd = findZstd();
   return zstd ? throughZstdCli(zstd, file.fd) : throughNodeZlib(file.createWriteStream({ highWaterMark }));
+}
+
+/** A compressor at work: its zstd frames, and a way to stop it. */
+export interface ZstdCompressor {
+  /** Ends only once the whole source was compressed; errors when the source or the compressor failed. */
+  output: Readable;
+  /** Stop it (a failed upload, a cancelled backup). */
+  stop(): void;
+}
+
+/**
+ * Compress `source` at `level` with an XXH64 checksum in every frame: the stock
+ * `zstd -N --check` as a child process when it is installed, so the compression runs in its
+ * own process and this one only passes the bytes on; `fallback()` (a node:zlib compressor
+ * making the same frames) without the binary. A source that fails (pg_dump or pg_basebackup
+ * cut off) or a zstd exiting non-zero errors the output instead of ending it: a short
+ * archive never completes an upload.
+ */
+export function startZstdCompressor(source: Readable, level: number, fallback: () => Transform, signal?: AbortSignal): ZstdCompressor {
+  const zstd = findZstd();
+  if (!zstd) {
+    const compressor = fallback();
+    pipelineAsync(source, compressor).catch(() => undefined);
+    return { output: compressor, stop: () => compressor.destroy() };
+  }
+  const args = [`-${level}`, "--check", "-q", "-c"];
+  const child = startCommand(zstd, args, { streamStdout: true, timeoutMs: ZSTD_TIMEOUT_MS, signal });
+  child.stdin!.on("error", () => undefined);
+  const exited = child.then((result) => {
+    if (result.failed) throw commandError(describeCommand(zstd, args), result, String(result.stderr ?? ""));
+  });
+  const fed = pipelineAsync(source, child.stdin!);
+  const output = child.stdout!.pipe(gateOnCompletion(Promise.all([fed, exited])));
+  child.stdout!.on("error", (error) => output.destroy(error));
+  return {
+    output,
+    stop: () => {
+      child.kill("SIGTERM");
+      child.stdin!.destroy();
+    },
+  };
 }
