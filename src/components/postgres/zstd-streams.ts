@@ -1,6 +1,7 @@
+// zstd streams through the stock `zstd` binary when it is installed (its own process: the
+// bytes it makes or unpacks need not pass through dr-drill), node:zlib's zstd otherwise.
 import type { FileHandle } from "node:fs/promises";
 import { type Readable, type Transform, Writable } from "node:stream";
-import { pipeline as pipelineAsync } from "node:stream/promises";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import { isDrError } from "../../errors/index.ts";
@@ -9,7 +10,7 @@ import { gateOnCompletion } from "../../streams/exit-gate.ts";
 
 /** Output chunk of the in-process fallback: fewer, larger chunks than zlib's 16 KiB default. */
 const ZSTD_CHUNK_BYTES = 256 * 1024;
-/** Bounds a decompression that stopped making progress; a 10 GB restore's takes minutes. */
+/** Bounds a zstd child (or decompression) that stopped making progress; a 10 GB backup's or restore's takes minutes. */
 const ZSTD_TIMEOUT_MS = 12 * 3_600_000;
 
 /** The stock `zstd`, or undefined when it is not installed (the in-process decompressor is used then). */
@@ -135,7 +136,7 @@ export function startZstdCompressor(source: Readable, level: number, fallback: (
   const zstd = findZstd();
   if (!zstd) {
     const compressor = fallback();
-    pipelineAsync(source, compressor).catch(() => undefined);
+    pipeline(source, compressor).catch(() => undefined);
     return { output: compressor, stop: () => compressor.destroy() };
   }
   const args = [`-${level}`, "--check", "-q", "-c"];
@@ -144,7 +145,7 @@ export function startZstdCompressor(source: Readable, level: number, fallback: (
   const exited = child.then((result) => {
     if (result.failed) throw commandError(describeCommand(zstd, args), result, String(result.stderr ?? ""));
   });
-  const fed = pipelineAsync(source, child.stdin!);
+  const fed = pipeline(source, child.stdin!);
   const output = child.stdout!.pipe(gateOnCompletion(Promise.all([fed, exited])));
   child.stdout!.on("error", (error) => output.destroy(error));
   return {
