@@ -7,7 +7,7 @@ import { DrError, messageOf } from "../errors/index.ts";
 import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
-import { localWriteCode, localWriteError } from "./local-disk.ts";
+import { brokenPipe, localWriteCode, localWriteError } from "./local-disk.ts";
 
 export interface DownloadOptions {
   storage: Storage;
@@ -106,8 +106,8 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
     body?.destroy();
     stored.destroy();
     sink.destroy();
-    // The local side failed (disk full, quota): not the backup's fault, so no second download.
-    if (localWriteCode(sinkError ?? error)) throw sinkError ?? error;
+    // The local side failed (disk full, quota, the reading process gone): not the backup's fault, so no second download.
+    if (localWriteCode(sinkError ?? error) || brokenPipe(sinkError ?? error)) throw sinkError ?? error;
     const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
     if (corrupt) throw corrupt;
     if (error instanceof DrError) throw error;

@@ -1,6 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { formatBytes } from "../config/index.ts";
 import { DrError, messageOf } from "../errors/index.ts";
+import { runCommand, startCommand } from "../exec/index.ts";
 import { tempRoot } from "../lifecycle/index.ts";
 
 /** errno codes that mean "this machine's disk refused the write", not "the backup is broken". */
@@ -13,6 +14,17 @@ export function localWriteCode(error: unknown): string | undefined {
     if (typeof code === "string" && LOCAL_WRITE_CODES.has(code)) return code;
   }
   return undefined;
+}
+
+/**
+ * The reader of a pipe went away: EPIPE, or ECONNRESET on the socket pair Node gives a child
+ * as its stdin, on the error itself (a write to a child's stdin, or a zstd child reporting
+ * one): a child process that stopped reading, whose own exit tells why. Only the error's own
+ * code counts: a storage error caused by a reset connection to S3 is no broken pipe.
+ */
+export function brokenPipe(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === "EPIPE" || code === "ECONNRESET";
 }
 
 /** Bytes an unprivileged writer can still put in the file system holding `dir`, if it can be read. */
@@ -58,4 +70,45 @@ export async function assertFreeSpace(dir: string, neededBytes: number, what: st
   throw new DrError("RESTORE_FAILED", `unable to restore ${what} into '${dir}': not enough space on the local disk (needs ${formatBytes(neededBytes)}, ${formatBytes(free)} free)`, {
     hint: diskHint(dir),
   });
+}
+
+const FLUSH_TIMEOUT_MS = 30 * 60_000;
+
+/** Write every dirty page of the file system holding `dir` to disk (`sync -f`, syncfs(2)); a failure names the folder. */
+export async function flushFileSystem(dir: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await runCommand("sync", ["-f", dir], { timeoutMs: FLUSH_TIMEOUT_MS, signal });
+  } catch (error) {
+    throw new DrError("RESTORE_FAILED", `unable to flush the restored files in '${dir}' to disk: ${messageOf(error)}`, { cause: error, hint: diskHint(dir) });
+  }
+}
+
+/**
+ * `sync -f DIR` over and over with a pause between, until killed: one long-lived `sh` (the
+ * folder is its first argument, never part of the script), because every child this process
+ * starts while it streams hundreds of MB costs it dearly: after each fork its memory is
+ * copy-on-write until touched again (a `sync -f` started from here every half second made a
+ * 1.1 GB physical restore take 13-18 s instead of 8-10 s; the same loop in a shell beside it cost nothing).
+ */
+const FLUSH_LOOP = 'while sync -f "$1"; do sleep 0.5; done';
+
+/**
+ * Run `work`, which writes many files under `dir`, while the file system holding `dir` is
+ * flushed over and over (FLUSH_LOOP); the loop is stopped when the work settles. Most disk
+ * writes then overlap the work instead of all coming after it, and the caller's final
+ * flushFileSystem (what makes the result durable) has little left to write.
+ * Files written by `tar -x` stay dirty in the page cache (1.1 GB here, under the kernel's
+ * background threshold) until someone syncs them, and PostgreSQL does at start-up after a
+ * restore: 1.1-1.5 s of its start on a 1.1 GB cluster went to that flush, 0.1 s after a
+ * restore that flushed as it went.
+ */
+export async function flushWhile<T>(dir: string, work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  const loop = startCommand("sh", ["-c", FLUSH_LOOP, "dr-drill-flush", dir], { stdout: "ignore", timeoutMs: FLUSH_TIMEOUT_MS, signal });
+  const stopped = loop.then(() => undefined, () => undefined);
+  try {
+    return await work;
+  } finally {
+    loop.kill("SIGTERM");
+    await stopped;
+  }
 }

@@ -1,3 +1,4 @@
+import type { Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
 import { DrError, messageOf } from "../errors/index.ts";
 import { findBinary } from "./binaries.ts";
@@ -20,7 +21,7 @@ export interface RunOptions {
   asUser?: OsUser;
   /** Data written to stdin. */
   input?: string | Uint8Array;
-  /** Keep stdout as a stream instead of buffering it (for dumps), or a file descriptor the child writes to itself. */
+  /** Keep stdout as a stream instead of buffering it (for dumps), or a file descriptor the child writes to itself (a file, another child's stdin: childStdinFd). */
   stdout?: "pipe" | "ignore" | "inherit" | number;
   /** Append stdout and stderr to this file instead (long-running servers). */
   logFile?: string;
@@ -106,6 +107,20 @@ function commonOptions(options: RunOptions) {
     reject: false,
     stripFinalNewline: true,
   } as const;
+}
+
+/**
+ * The file descriptor of a child's stdin (this process's end of the pipe to it), for another
+ * child to write into directly (`stdout: childStdinFd(tar.stdin)`): the bytes then go from one
+ * child to the other through the kernel, never through this process. Node keeps it on the
+ * stream's handle, as it does for any stream passed in a child's stdio. This process's end
+ * stays open until it ends the stream: end it once the writing child exited, so the reader
+ * sees the end of its input. A stream over no descriptor is refused by name.
+ */
+export function childStdinFd(stdin: Writable): number {
+  const fd = (stdin as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) throw new DrError("COMMAND_FAILED", "unable to connect two commands: the reader's stdin has no file descriptor");
+  return fd;
 }
 
 /**

@@ -37,10 +37,11 @@ afterAll(async () => {
  * A small tree tarred, compressed as a base backup is (or not), uploaded encrypted, and read
  * back through readBaseIntoTar into `tar -x`: the files unpacked, or the outcome.
  */
-async function roundTrip(compression: string, damage = false, path?: string): Promise<{ outcome: BaseTarOutcome; out: string; files: Map<string, Buffer> }> {
+async function roundTrip(compression: string, damage = false, path?: string, options: { into?: string; extraBytes?: number } = {}): Promise<{ outcome: BaseTarOutcome; out: string; files: Map<string, Buffer> }> {
   const dir = await mkdtemp(join(tmpdir(), "base-tar-"));
   made.push(dir);
   const files = new Map([["PG_VERSION", Buffer.from("15\n")], ["base/1/1259", pages()], ["global/pg_control", randomBytes(8192)]]);
+  if (options.extraBytes) files.set("base/1/16384", randomBytes(options.extraBytes));
   for (const [name, data] of files) {
     await mkdir(join(dir, "src", name, ".."), { recursive: true });
     await writeFile(join(dir, "src", name), data);
@@ -53,8 +54,8 @@ async function roundTrip(compression: string, damage = false, path?: string): Pr
   const identity = await generateIdentity();
   const part = await uploadPart({ storage, key: `postgres/x/base.tar${compression === "zstd" ? ".zst" : ""}.age`, source: Readable.from([plain]), recipients: [await identityToRecipient(identity)] });
   const manifest = { id: BACKUP_ID, compression, parts: [part], encryption: { format: "age" } } as unknown as BackupManifest;
-  const out = join(dir, "out");
-  await mkdir(out);
+  const out = options.into ?? join(dir, "out");
+  if (!options.into) await mkdir(out);
   const saved = process.env.PATH;
   if (path !== undefined) process.env.PATH = path;
   try {
@@ -91,7 +92,7 @@ describe("base backup compression", () => {
     }
   });
 
-  it.each([["zstd", "tar --zstd (its own zstd child)", false], ["zstd", "node:zlib into tar, no zstd binary", true], ["none", "the bytes as stored (older backups)", false]] as const)(
+  it.each([["zstd", "the stock zstd -d writing into tar's stdin", false], ["zstd", "node:zlib into tar, no zstd binary", true], ["none", "the bytes as stored (older backups)", false]] as const)(
     "'%s' via %s: tar unpacks every file byte for byte",
     async (compression, _how, noZstd) => {
       const { outcome, out, files } = await roundTrip(compression, false, noZstd ? await pathWithoutZstd() : undefined);
@@ -100,13 +101,25 @@ describe("base backup compression", () => {
     },
   );
 
-  it.each([["tar --zstd", false], ["node:zlib", true]] as const)("a damaged frame fails (%s) instead of passing garbage on", async (_how, noZstd) => {
+  it.each([["the stock zstd", false], ["node:zlib", true]] as const)("a damaged frame fails (%s) instead of passing garbage on", async (_how, noZstd) => {
     const run = roundTrip("zstd", true, noZstd ? await pathWithoutZstd() : undefined);
-    // tar's zstd child exits non-zero (the outcome), or the in-process decompressor fails the download.
+    // zstd exits non-zero, or the in-process decompressor fails: the download fails with its message, or tar's outcome does.
     const result = await run.then((r) => (r.outcome.ok ? "unpacked" : r.outcome.error.message), (error: unknown) => `threw: ${(error as Error).message}`);
     expect(result).not.toBe("unpacked");
     expect(result).toMatch(/zstd|checksum|corrupt|Data|exited with code/i);
   });
+
+  it.each([["zstd", "the stock zstd -d", false], ["zstd", "node:zlib", true], ["none", "no decompressor", false]] as const)(
+    "'%s' via %s: a tar that stops reading (its folder is missing) is the failure reported, not the broken pipe behind it",
+    async (compression, _how, noZstd) => {
+      // 4 MB that does not compress: more than the pipes between the processes hold, so the writes break.
+      const { outcome } = await roundTrip(compression, false, noZstd ? await pathWithoutZstd() : undefined, { into: join(tmpdir(), "dr-drill-no-such-folder", "data"), extraBytes: 4 * 1024 * 1024 });
+      expect(outcome.ok).toBe(false);
+      const message = outcome.ok ? "" : outcome.error.message;
+      expect(message).toMatch(/^unable to run '\S*tar -x -C \S*dr-drill-no-such-folder\/data -f -': exited with code 2/);
+      expect(message).toMatch(/Cannot open: No such file or directory/);
+    },
+  );
 
   it("refuses a compression it cannot undo, by name", async () => {
     const error = await roundTrip("lz4").then(() => undefined, (e: unknown) => e);

@@ -4,7 +4,8 @@ import { DrError, unable } from "../../errors/index.ts";
 import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
 import { type BackupSource, downloadPart, partOf } from "../download-part.ts";
-import { findZstd, startZstdCompressor, type ZstdCompressor, zstdDecompressInto } from "./zstd-streams.ts";
+import { brokenPipe } from "../local-disk.ts";
+import { startZstdCompressor, type ZstdCompressor, zstdDecompressIntoChild } from "./zstd-streams.ts";
 
 /** The manifest's `compression` of a base backup stored as `base.tar.zst(.age)`. */
 export const BASE_ZSTD = "zstd";
@@ -50,30 +51,33 @@ export type BaseTarOutcome = { ok: true; stdout: string } | { ok: false; error: 
 /**
  * Stream a base backup from the repository into `tar MODE -f -` (`-x -C DIR` to unpack, `-t`
  * to list): download -> stored SHA-256 -> age -> plain SHA-256 (downloadPart) -> tar's stdin,
- * with no temp copy of the archive. A `zstd` backup goes to `tar --zstd`, so tar's own
- * `zstd -d` child hands it the tar stream through an OS pipe: the decompressed bytes, three
+ * with no temp copy of the archive. A `zstd` backup goes through the stock `zstd -d`, which
+ * writes into tar's stdin itself (zstdDecompressIntoChild): the decompressed bytes, three
  * times the stored ones, never pass through this process (`restore postgres --physical` of a
- * 1.1 GB cluster, 346 MB stored: 9.9 s with the tar stream copied from zstd's stdout into
- * tar's stdin here, 7.7-8.4 s with tar --zstd, one run after the other). Without the
- * zstd binary, node:zlib decompresses into tar's stdin. A failed download kills tar and
- * throws as downloadPart does; a tar (or zstd) that fails, e.g. on a damaged frame, is the
- * `error` of the outcome, for the caller to word.
+ * 1.1 GB cluster, 379 MB stored: 9.9 s with the tar stream copied from zstd's stdout into
+ * tar's stdin here, 7.7-8.4 s with `tar --zstd`, whose copying into its own zstd child costs
+ * more again). Without the zstd binary, node:zlib decompresses into tar's stdin. A failed
+ * download kills tar and throws as downloadPart does; a tar or zstd that fails, e.g. on a
+ * damaged frame or a full disk, is the `error` of the outcome, for the caller to word (tar's
+ * own, when tar stopped reading first).
  */
 export async function readBaseIntoTar(source: BackupSource, mode: readonly string[], verb: string, options: { timeoutMs: number }): Promise<BaseTarOutcome> {
   const { manifest } = source;
   assertBaseCompression(manifest, verb);
   const tar = findBinary("tar");
-  const zstdChild = manifest.compression === BASE_ZSTD && findZstd() !== undefined;
-  const args = [...(zstdChild ? ["--zstd"] : []), ...mode, "-f", "-"];
+  const args = [...mode, "-f", "-"];
   const child = startCommand(tar, args, { stdout: mode.includes("-t") ? "pipe" : "ignore", timeoutMs: options.timeoutMs, signal: source.signal });
   child.stdin!.on("error", () => undefined);
-  const sink = manifest.compression === BASE_ZSTD && !zstdChild ? zstdDecompressInto(child.stdin!) : child.stdin!;
+  const sink = manifest.compression === BASE_ZSTD ? zstdDecompressIntoChild(child.stdin!) : child.stdin!;
   const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(source), sink), child]);
+  const result = exited.status === "fulfilled" ? exited.value : undefined;
+  const tarError = () => commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? ""));
   if (downloaded.status === "rejected") {
     child.kill("SIGTERM");
+    // tar stopped reading (a full disk, a damaged archive): zstd's or our write then broke its pipe.
+    if (brokenPipe(downloaded.reason) && result?.failed) return { ok: false, error: tarError() };
     throw downloaded.reason;
   }
-  const result = exited.status === "fulfilled" ? exited.value : undefined;
-  if (!result || result.failed) return { ok: false, error: commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? "")) };
+  if (!result || result.failed) return { ok: false, error: tarError() };
   return { ok: true, stdout: String(result.stdout ?? "") };
 }

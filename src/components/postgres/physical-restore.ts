@@ -4,6 +4,7 @@ import { DrError, messageOf, unable } from "../../errors/index.ts";
 import { listCompleteBackups, type BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
+import { flushFileSystem, flushWhile } from "../local-disk.ts";
 import { postgresOsUser } from "../../targets/native/native-postgres.ts";
 import { findGaps, listWalArchive, readTimelineHistories, walChain, type TimelineHistories, type WalArchive, type WalGap } from "../wal/wal-archive.ts";
 import { fetchWalFile } from "../wal/wal-fetch.ts";
@@ -233,13 +234,13 @@ export async function restorePostgresPhysical(options: PhysicalRestoreOptions): 
   const walDir = join(dir, RESTORE_WAL_DIR);
   let walBytes = 0;
   try {
-    await Promise.all([
+    await flushWhile(dir, Promise.all([
       unpackBase(options, backup, dir),
       mapConcurrent(plan.items, options.walConcurrency ?? 4, async (item) => {
         const fetched = await fetchWalFile({ storage: options.storage, identities: options.identities, name: item.name, storedName: item.stored, destination: join(walDir, item.name), signal: options.signal });
         walBytes += fetched.plainSize;
       }),
-    ]);
+    ]), options.signal);
   } catch (error) {
     if (error instanceof DrError) throw error;
     throw new DrError("RESTORE_FAILED", unable("restore database", id, messageOf(error)), { cause: error });
@@ -256,6 +257,9 @@ export async function restorePostgresPhysical(options: PhysicalRestoreOptions): 
   await appendFile(join(dir, "postgresql.auto.conf"), `\n${settings.join("\n")}\n`);
   await writeFile(join(dir, "recovery.signal"), "");
   await chownTree(dir);
+  // On disk before this says "restored": a crash of this machine must not leave a half-written
+  // data directory that looks complete (and PostgreSQL's start-up flush then has nothing to write).
+  await flushFileSystem(dir, options.signal);
   return {
     backupId: backup.id,
     dataDir: dir,

@@ -5,7 +5,7 @@ import { type Readable, type Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import { isDrError } from "../../errors/index.ts";
-import { commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
+import { childStdinFd, commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
 import { gateOnCompletion } from "../../streams/exit-gate.ts";
 
 /** Output chunk of the in-process fallback: fewer, larger chunks than zlib's 16 KiB default. */
@@ -61,29 +61,43 @@ const WRITE_ERRORS: readonly [RegExp, string][] = [
   [/Disk quota exceeded/, "EDQUOT"],
   [/File too large/, "EFBIG"],
   [/Read-only file system/, "EROFS"],
+  // The reader of its output (tar) went away first: that reader's failure is the story.
+  [/Broken pipe/, "EPIPE"],
+  [/Connection reset by peer/, "ECONNRESET"],
 ];
 
 /**
- * Decompress through the stock `zstd -d` (a child process): its output goes into `out`, a
- * stream this process copies into, or a file descriptor zstd writes itself; the writer
- * finishes once zstd exited 0 (and the stream finished). A damaged frame makes zstd exit
+ * Where a zstd child's output goes: a stream this process copies into, a file descriptor
+ * zstd writes itself, or another child's stdin that zstd shares (an OS pipe from one child
+ * to the other; this process ends its own end of it once zstd exited, its only other writer).
+ */
+type ZstdOutput = { stream: Writable } | { fd: number } | { childStdin: Writable };
+
+/**
+ * Decompress through the stock `zstd -d` (a child process) into `out`; the writer finishes
+ * once zstd exited 0 (and a copied stream finished). A damaged frame makes zstd exit
  * non-zero, which errors the writer with zstd's own message (a better report than the EPIPE
  * its stdin then gets, which is only observed); a failed write carries its errno code.
  */
-function throughZstdCli(zstd: string, out: Writable | number): Writable {
+function throughZstdCli(zstd: string, out: ZstdOutput): Writable {
   const args = ["-d", "-q", "-c"];
-  const child = startCommand(zstd, args, typeof out === "number" ? { stdout: out, timeoutMs: ZSTD_TIMEOUT_MS } : { streamStdout: true, timeoutMs: ZSTD_TIMEOUT_MS });
+  const stdout = "fd" in out ? { stdout: out.fd } : "childStdin" in out ? { stdout: childStdinFd(out.childStdin) } : { streamStdout: true };
+  const child = startCommand(zstd, args, { ...stdout, timeoutMs: ZSTD_TIMEOUT_MS });
   const stdin = child.stdin!;
   stdin.on("error", () => undefined);
   const exited = child.then((result) => {
     if (!result.failed) return;
     const stderr = String(result.stderr ?? "");
     const error = commandError(describeCommand(zstd, args), result, stderr);
-    const code = WRITE_ERRORS.find(([text]) => text.test(stderr))?.[1];
+    // SIGPIPE: the reader of its output (tar) went away first, as for "Broken pipe".
+    const code = result.signal === "SIGPIPE" ? "EPIPE" : WRITE_ERRORS.find(([text]) => text.test(stderr))?.[1];
     // The errno code on an error of its own (the DrError's code is COMMAND_FAILED), for localWriteCode().
     throw code ? Object.assign(new Error(error.message, { cause: error }), { code }) : error;
   });
-  const finished = typeof out === "number" ? exited : Promise.all([pipeline(child.stdout!, out), exited]);
+  // The reader sees the end of its input once zstd is gone, whatever way it went.
+  // (Node destroys a child's stdin when that child exits: tar may stop at its end-of-archive blocks before zstd is done.)
+  if ("childStdin" in out) exited.finally(() => out.childStdin.destroyed || out.childStdin.end()).catch(() => undefined);
+  const finished = "stream" in out ? Promise.all([pipeline(child.stdout!, out.stream), exited]) : exited;
   // Room for a few of age's 64 KiB chunks while zstd works: the decryption runs ahead.
   return feedingWriter(stdin, finished, 1024 * 1024, () => {
     child.kill("SIGTERM");
@@ -100,7 +114,22 @@ function throughZstdCli(zstd: string, out: Writable | number): Writable {
  */
 export function zstdDecompressInto(sink: Writable): Writable {
   const zstd = findZstd();
-  return zstd ? throughZstdCli(zstd, sink) : throughNodeZlib(sink);
+  return zstd ? throughZstdCli(zstd, { stream: sink }) : throughNodeZlib(sink);
+}
+
+/**
+ * A writer of zstd bytes whose decompressed bytes go into `childStdin`, the stdin of a child
+ * process (tar): the stock `zstd -d` writes into it directly, so the child reads zstd's output
+ * through an OS pipe and the decompressed bytes never pass through this process; the writer
+ * finishes once zstd exited 0, and `childStdin` is ended then (zstd was its only other
+ * writer, so the child sees the end of its input). GNU tar's own `--zstd` does the same with a file, but reading stdin it
+ * copies the archive into its zstd child 512 bytes a write: the 379 MB base backup of a 1.1 GB
+ * cluster unpacked in 4.5-4.6 s with `tar --zstd -x -f -` against 2.8-3.5 s with
+ * `zstd -d | tar -x -f -`, from the same file. node:zlib into `childStdin` without the binary.
+ */
+export function zstdDecompressIntoChild(childStdin: Writable): Writable {
+  const zstd = findZstd();
+  return zstd ? throughZstdCli(zstd, { childStdin }) : throughNodeZlib(childStdin);
 }
 
 /**
@@ -113,7 +142,7 @@ export function zstdDecompressInto(sink: Writable): Writable {
  */
 export function zstdDecompressToFile(file: FileHandle, highWaterMark: number): Writable {
   const zstd = findZstd();
-  return zstd ? throughZstdCli(zstd, file.fd) : throughNodeZlib(file.createWriteStream({ highWaterMark }));
+  return zstd ? throughZstdCli(zstd, { fd: file.fd }) : throughNodeZlib(file.createWriteStream({ highWaterMark }));
 }
 
 /** A compressor at work: its zstd frames, and a way to stop it. */
