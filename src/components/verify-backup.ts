@@ -5,6 +5,7 @@ import { commandError, describeCommand, findBinary, startCommand } from "../exec
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
 import { type BackupManifest, backupFolder, findFutureDate, manifestKey, mediaRefsKey, readManifest } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
+import { discardSink } from "../streams/discard.ts";
 import { hashStream } from "../streams/hash-stream.ts";
 import { mapConcurrent } from "../util/map-concurrent.ts";
 import { downloadPart, downloadPartToFile, partOf, type DownloadOptions } from "./download-part.ts";
@@ -41,11 +42,6 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** The clock a future-dated backup is judged by (default: now). */
   now?: Date;
-}
-
-/** A sink that discards bytes (the hashes are computed upstream). */
-function discard(): Writable {
-  return new Writable({ write(_chunk, _encoding, callback) { callback(); } });
 }
 
 /** Stored SHA-256 of every part: what can be checked without the secret key. */
@@ -176,7 +172,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
       checks.push({ name: "refs list = file list", status: "ok", detail: `${refs.length} content keys, each referred to by the file list` });
       let bytes = 0;
       await mapConcurrent(list.files, 8, async (file) => {
-        const result = await downloadPart(mediaFilePart(options, file), discard());
+        const result = await downloadPart(mediaFilePart(options, file), discardSink());
         bytes += result.plainBytes;
       });
       checks.push({ name: "media file hashes", status: "ok", detail: `${list.files.length} files, ${bytes} bytes match their SHA-256` });

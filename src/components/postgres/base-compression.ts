@@ -5,6 +5,7 @@ import { commandError, describeCommand, findBinary, startCommand } from "../../e
 import type { BackupManifest } from "../../manifest/index.ts";
 import { type BackupSource, downloadPart, partOf } from "../download-part.ts";
 import { brokenPipe } from "../local-disk.ts";
+import { discardSink } from "../../streams/discard.ts";
 import { startZstdCompressor, type ZstdCompressor, zstdDecompressIntoChild } from "./zstd-streams.ts";
 
 /** The manifest's `compression` of a base backup stored as `base.tar.zst(.age)`. */
@@ -74,8 +75,15 @@ export async function readBaseIntoTar(source: BackupSource, mode: readonly strin
   const tarError = () => commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? ""));
   if (downloaded.status === "rejected") {
     child.kill("SIGTERM");
-    // tar stopped reading (a full disk, a damaged archive): zstd's or our write then broke its pipe.
-    if (brokenPipe(downloaded.reason) && result?.failed) return { ok: false, error: tarError() };
+    if (brokenPipe(downloaded.reason) && result) {
+      // tar stopped reading (a full disk, a damaged archive): zstd's or our write then broke its pipe.
+      if (result.failed) return { ok: false, error: tarError() };
+      // tar found its end-of-archive and exited 0 before the bytes after it (a tar writer's
+      // record padding) were written: nothing was lost, but the hashes were never compared,
+      // so the part is read once more to its end (a discarded download, both SHA-256s checked).
+      await downloadPart(partOf(source), discardSink());
+      return { ok: true, stdout: String(result.stdout ?? "") };
+    }
     throw downloaded.reason;
   }
   if (!result || result.failed) return { ok: false, error: tarError() };

@@ -55,6 +55,20 @@ function throughNodeZlib(sink: Writable): Writable {
   return feedingWriter(decompressor, pipeline(decompressor, sink), decompressor.writableHighWaterMark, (error) => decompressor.destroy(error ?? undefined));
 }
 
+/**
+ * throughNodeZlib into a child's stdin. Node destroys a child's stdin when the child exits, so
+ * a reader that stopped before the end shows as a premature close of the sink: said as the
+ * broken pipe it is (code EPIPE), as the stock zstd's own write would have found it.
+ */
+function throughNodeZlibIntoChild(childStdin: Writable): Writable {
+  const decompressor = createZstdDecompress({ chunkSize: ZSTD_CHUNK_BYTES });
+  const fed = pipeline(decompressor, childStdin).catch((error: unknown) => {
+    if ((error as { code?: unknown }).code !== "ERR_STREAM_PREMATURE_CLOSE") throw error;
+    throw Object.assign(new Error("the reading process closed its stdin before the end of the stream", { cause: error }), { code: "EPIPE" });
+  });
+  return feedingWriter(decompressor, fed, decompressor.writableHighWaterMark, (error) => decompressor.destroy(error ?? undefined));
+}
+
 /** errno codes of a write failure as zstd reports it on stderr (strerror text), so a full disk reads as one. */
 const WRITE_ERRORS: readonly [RegExp, string][] = [
   [/No space left on device/, "ENOSPC"],
@@ -129,7 +143,7 @@ export function zstdDecompressInto(sink: Writable): Writable {
  */
 export function zstdDecompressIntoChild(childStdin: Writable): Writable {
   const zstd = findZstd();
-  return zstd ? throughZstdCli(zstd, { childStdin }) : throughNodeZlib(childStdin);
+  return zstd ? throughZstdCli(zstd, { childStdin }) : throughNodeZlibIntoChild(childStdin);
 }
 
 /**
