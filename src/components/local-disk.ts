@@ -73,6 +73,7 @@ export async function assertFreeSpace(dir: string, neededBytes: number, what: st
 }
 
 const FLUSH_TIMEOUT_MS = 30 * 60_000;
+const FLUSH_LOOP_TIMEOUT_MS = 12 * 3_600_000;
 
 /** Write every dirty page of the file system holding `dir` to disk (`sync -f`, syncfs(2)); a failure names the folder. */
 export async function flushFileSystem(dir: string, signal?: AbortSignal): Promise<void> {
@@ -103,7 +104,8 @@ const FLUSH_LOOP = 'while sync -f "$1"; do sleep 0.5; done';
  * restore that flushed as it went.
  */
 export async function flushWhile<T>(dir: string, work: Promise<T>, signal?: AbortSignal): Promise<T> {
-  const loop = startCommand("sh", ["-c", FLUSH_LOOP, "dr-drill-flush", dir], { stdout: "ignore", timeoutMs: FLUSH_TIMEOUT_MS, signal });
+  // Bounded like the work it runs beside (a 10 GB restore's unpack takes long); stopped when that settles.
+  const loop = startCommand("sh", ["-c", FLUSH_LOOP, "dr-drill-flush", dir], { stdout: "ignore", timeoutMs: FLUSH_LOOP_TIMEOUT_MS, signal });
   const stopped = loop.then(() => undefined, () => undefined);
   try {
     return await work;
