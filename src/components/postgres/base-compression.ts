@@ -66,7 +66,10 @@ export async function readBaseIntoTar(source: BackupSource, mode: readonly strin
   const { manifest } = source;
   assertBaseCompression(manifest, verb);
   const tar = findBinary("tar");
-  const args = [...mode, "-f", "-"];
+  // 128 KiB records (-b 256), whole records from the pipe (-B): tar's default 10 KiB records
+  // made ten times the reads and writes; `zstd -d | tar -x` of the 1.1 GB cluster's base backup
+  // took 2.87-3.72 s with them against 1.96-2.42 s (system CPU 2.6-3.8 s against 1.5-2.2 s).
+  const args = [...mode, "--blocking-factor=256", "--read-full-records", "-f", "-"];
   const child = startCommand(tar, args, { stdout: mode.includes("-t") ? "pipe" : "ignore", timeoutMs: options.timeoutMs, signal: source.signal });
   child.stdin!.on("error", () => undefined);
   const sink = manifest.compression === BASE_ZSTD ? zstdDecompressIntoChild(child.stdin!) : child.stdin!;
