@@ -1,8 +1,9 @@
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { connectPostgres, postgresEnv } from "../src/clients/postgres-client.ts";
 import type { BackupContext } from "../src/components/backup-context.ts";
 import { backupPostgres } from "../src/components/postgres/postgres-backup.ts";
+import { pgRestoreEnv } from "../src/components/postgres/postgres-restore.ts";
 import { buildConfig } from "../src/config/load-config.ts";
 import { describeCommand, runCommand } from "../src/exec/index.ts";
 import type { S3Storage } from "../src/storage/index.ts";
@@ -171,41 +172,49 @@ export function makeCliRestoreTask(ctx: CliBenchContext, breakdowns: CliBreakdow
 /**
  * The plain tool: `createdb -T template0 NEWDB && pg_restore --jobs N --no-owner --no-acl
  * --exit-on-error -d NEWDB FILE` from a local `pg_dump -Fc` file made once before the rounds
- * (same compression level, same N as dr-drill's default).
+ * (same compression level, same N as dr-drill's default). `sessionOptions`: the same with
+ * the session settings dr-drill gives pg_restore (PGOPTIONS from pgRestoreEnv), so the
+ * report shows what they are worth to the plain tool too.
  */
-export function makePgRestoreTask(ctx: CliBenchContext): BenchTask {
+export function makePgRestoreTask(ctx: CliBenchContext, variant: { sessionOptions?: boolean } = {}): BenchTask {
+  const tuned = variant.sessionOptions === true;
   const file = join(ctx.scratchDir, "pg_restore-source.dump");
   const jobs = defaultRestoreJobs();
+  const pgOptions = tuned ? pgRestoreEnv(ctx.target.postgres, jobs).PGOPTIONS : undefined;
   const facts: Record<string, number>[] = [];
   let round = 0;
   let database = "";
   const args = (name: string) => [`--dbname=${name}`, `--jobs=${jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", file];
   return {
-    id: "pg-restore-file",
-    name: `pg_restore -j${jobs} from a local file`,
+    id: tuned ? "pg-restore-file-session-options" : "pg-restore-file",
+    name: tuned ? `pg_restore -j${jobs} from a local file, dr-drill's session options` : `pg_restore -j${jobs} from a local file`,
     group: "postgres-restore",
-    command: `${describeCommand("createdb", ["-T", "template0", "NEWDB"])} && ${describeCommand("pg_restore", args("NEWDB"))}`,
-    notes: `baseline: the dump is already on local disk (pg_dump -Fc -Z${ctx.compressionLevel}, made before the rounds), no download, no decryption, no checks`,
+    command: `${describeCommand("createdb", ["-T", "template0", "NEWDB"])} && ${pgOptions ? `PGOPTIONS='${pgOptions}' ` : ""}${describeCommand("pg_restore", args("NEWDB"))}`,
+    notes: tuned
+      ? `the plain tool with the session options dr-drill's restore gives pg_restore (${pgOptions ?? "none with one job"}), same file, made by the plain task's setup`
+      : `baseline: the dump is already on local disk (pg_dump -Fc -Z${ctx.compressionLevel}, made before the rounds), no download, no decryption, no checks`,
     inputBytes: ctx.databaseBytes,
     facts,
+    // Made once by whichever of the two tasks sets up first (the other reads the same file), removed by both.
     setup: async () => {
+      if (await stat(file).catch(() => undefined)) return;
       await runCommand("pg_dump", ["-Fc", `-Z${ctx.compressionLevel}`, "-f", file], { env: postgresEnv(ctx.target.postgres), timeoutMs: CLI_TIMEOUT_MS });
     },
+    teardown: () => rm(file, { force: true }),
     beforeEach: async () => {
       round += 1;
-      database = `bench_restore_plain_${round}`;
+      database = `bench_restore_${tuned ? "tuned" : "plain"}_${round}`;
       await dropDatabase(ctx, database);
     },
     run: async () => {
       const env = postgresEnv(ctx.target.postgres, "postgres");
       await runCommand("createdb", ["-T", "template0", database], { env, timeoutMs: 60_000 });
-      await runCommand("pg_restore", args(database), { env: postgresEnv(ctx.target.postgres, database), timeoutMs: CLI_TIMEOUT_MS });
+      await runCommand("pg_restore", args(database), { env: { ...postgresEnv(ctx.target.postgres, database), ...(pgOptions ? { PGOPTIONS: pgOptions } : {}) }, timeoutMs: CLI_TIMEOUT_MS });
     },
     afterEach: async () => {
       facts.push({ restoredBytes: await readDatabaseBytes(ctx, database) });
       await dropDatabase(ctx, database);
     },
-    teardown: () => rm(file, { force: true }),
   };
 }
 

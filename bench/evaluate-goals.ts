@@ -125,6 +125,8 @@ export function evaluateGoals(summaries: readonly TaskSummary[], rss: readonly R
     compareTimes(tasks, "CLI backup vs dump-then-upload, both encrypted", "sequential-age", "cli-backup"),
     compareTimes(tasks, "CLI backup vs in-process backupPostgres() (CLI overhead: below 1 means the CLI costs more)", "pipeline-age", "cli-backup"),
     compareTimes(tasks, "CLI restore vs plain pg_restore from a local file, same --jobs (goal >= 0.9x)", "pg-restore-file", "cli-restore", { op: ">=", value: 0.9 }),
+    compareTimes(tasks, "CLI restore vs pg_restore from a local file with the session options dr-drill gives it (one index build per job)", "pg-restore-file-session-options", "cli-restore"),
+    compareTimes(tasks, "what dr-drill's session options give the plain pg_restore (plain / with them)", "pg-restore-file", "pg-restore-file-session-options"),
     compareTimes(tasks, "pgBackRest full backup vs CLI backup (whole cluster vs one database)", "pgbackrest-backup", "cli-backup"),
     compareTimes(tasks, "pgBackRest restore + start vs CLI restore (whole cluster vs one database)", "pgbackrest-restore", "cli-restore"),
     compareTimes(tasks, "pgBackRest full backup vs CLI backup --physical, same cluster (goal >= 0.67x: within 1.5x of pgBackRest)", "pgbackrest-backup", "cli-backup-physical", { op: ">=", value: 2 / 3 }),

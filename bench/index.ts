@@ -65,6 +65,7 @@ function makeTasks(settings: BenchSettings, pg: CliBenchContext, media: MediaBen
     ...(pgbackrest ? [makePgbackrestBackupTask(pgbackrest, pgbackrest.clusterBytes)] : []),
     ...physical.slice(0, 1),
     makePgRestoreTask(pg),
+    makePgRestoreTask(pg, { sessionOptions: true }),
     makeCliRestoreTask(pg, breakdowns),
     ...(pgbackrest ? [makePgbackrestRestoreTask(pgbackrest, pgbackrest.clusterBytes)] : []),
     ...physical.slice(1),
