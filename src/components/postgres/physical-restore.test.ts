@@ -1,8 +1,12 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { encryptBuffer } from "../../crypto/age.ts";
+import { sha256Hex } from "../../streams/hash-stream.ts";
+import * as localDisk from "../local-disk.ts";
 import { DrError } from "../../errors/index.ts";
 import { type BackupManifest, makeBackupId, writeManifest } from "../../manifest/index.ts";
 import { MemoryStorage } from "../../storage/index.ts";
@@ -11,7 +15,14 @@ import { segmentFileName } from "../wal/wal-names.ts";
 import { restorePostgresPhysical, type RecoveryTarget } from "./physical-restore.ts";
 
 // The refusals of a physical restore happen before anything is downloaded: they are
-// checked here on an in-memory repository holding a manifest and WAL segments.
+// checked here on an in-memory repository holding a manifest and WAL segments. One restore
+// runs to the end on a small tar, to see when the restored files are flushed to disk.
+
+// The real functions, watched: the flush calls are the only trace a durable restore leaves.
+vi.mock("../local-disk.ts", async (importOriginal) => {
+  const real = await importOriginal<typeof import("../local-disk.ts")>();
+  return { ...real, flushWhile: vi.fn(real.flushWhile), flushFileSystem: vi.fn(real.flushFileSystem) };
+});
 
 let dir: string;
 let identity: string;
@@ -27,15 +38,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A repository with one base backup (WAL 3..3, stop 0/3000100) and segments 3..8 archived. */
-async function repository(compression = "none"): Promise<MemoryStorage> {
+/** A repository with one base backup (WAL 3..3, stop 0/3000100) and segments 3..8 archived; `base`: the real stored part (plain tar and its age encryption). */
+async function repository(compression = "none", base?: { plain: Uint8Array; stored: Uint8Array }): Promise<MemoryStorage> {
   const storage = new MemoryStorage();
   const id = makeBackupId("postgres", BASE_AT);
   const manifest: BackupManifest = {
     formatVersion: 1, id, component: "postgres", source: "postgres://postgres@db:5432/postgres",
     startedAt: BASE_AT.toISOString(), finishedAt: new Date(BASE_AT.getTime() + 5000).toISOString(), consistentAt: new Date(BASE_AT.getTime() + 4000).toISOString(),
     format: "pg_basebackup tar", compression,
-    parts: [{ key: `postgres/${id.slice("postgres-".length)}/base.tar.age`, size: 1, sha256: "0".repeat(64), plainSize: 1, plainSha256: "0".repeat(64) }],
+    parts: [base
+      ? { key: `postgres/${id.slice("postgres-".length)}/base.tar.age`, size: base.stored.length, sha256: sha256Hex(base.stored), plainSize: base.plain.length, plainSha256: sha256Hex(base.plain) }
+      : { key: `postgres/${id.slice("postgres-".length)}/base.tar.age`, size: 1, sha256: "0".repeat(64), plainSize: 1, plainSha256: "0".repeat(64) }],
     storedBytes: 1, encryption: { format: "age", recipients: [] }, tools: {},
     physical: {
       serverVersion: "15.8", toolVersion: "15.8", startLsn: "0/3000028", stopLsn: "0/3000100", timeline: 1,
@@ -44,6 +57,7 @@ async function repository(compression = "none"): Promise<MemoryStorage> {
     },
   };
   await writeManifest(storage, manifest);
+  if (base) await storage.put(manifest.parts[0]!.key, base.stored);
   for (let segment = 3n; segment <= 8n; segment += 1n) {
     const path = join(dir, segmentFileName(1, segment));
     await writeFile(path, `segment ${segment}`);
@@ -107,5 +121,40 @@ describe("restore postgres --physical refusals", () => {
     const error = await restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "latest" } }).then(() => undefined, (e: unknown) => e as DrError);
     expect(error?.code).toBe("RESTORE_REFUSED");
     expect(await readdir(into)).toEqual(["PG_VERSION"]);
+  });
+});
+
+describe("restore postgres --physical, to the end", () => {
+  it("flushes the files to disk while they arrive and once more after the last one is written", async () => {
+    const source = join(dir, "base-source");
+    await mkdir(source, { recursive: true });
+    await writeFile(join(source, "PG_VERSION"), "15\n");
+    await writeFile(join(source, "postgresql.auto.conf"), "# base\n");
+    const plain = (await execa("tar", ["-cf", "-", "-C", source, "."], { encoding: "buffer" })).stdout;
+    const storage = await repository("none", { plain, stored: await encryptBuffer(plain, [recipient]) });
+    const flushWhile = vi.mocked(localDisk.flushWhile);
+    const flushFileSystem = vi.mocked(localDisk.flushFileSystem);
+    flushWhile.mockClear();
+    flushFileSystem.mockClear();
+    // What the data directory holds when the final flush starts: it must be the whole restore.
+    let atFinalFlush: string[] = [];
+    const real = await vi.importActual<typeof import("../local-disk.ts")>("../local-disk.ts");
+    flushFileSystem.mockImplementationOnce(async (folder, signal) => {
+      atFinalFlush = (await readdir(folder)).sort();
+      await real.flushFileSystem(folder, signal);
+    });
+    const into = join(dir, "restored");
+    const result = await restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "latest" } });
+
+    expect(await readFile(join(into, "PG_VERSION"), "utf8")).toBe("15\n");
+    expect(result.walFiles).toBe(6);
+    // The unpack and the WAL fetch ran inside the flush loop, on the data directory.
+    expect(flushWhile).toHaveBeenCalledTimes(1);
+    expect(flushWhile.mock.calls[0]![0]).toBe(into);
+    // Then one flush of that folder, after recovery.signal and the settings were written.
+    expect(flushFileSystem).toHaveBeenCalledTimes(1);
+    expect(flushFileSystem.mock.calls[0]![0]).toBe(into);
+    expect(atFinalFlush).toEqual(["PG_VERSION", "dr-drill-wal", "postgresql.auto.conf", "recovery.signal"]);
+    expect(flushWhile.mock.invocationCallOrder[0]!).toBeLessThan(flushFileSystem.mock.invocationCallOrder[0]!);
   });
 });
