@@ -49,8 +49,9 @@ export interface WalStreamer extends AsyncDisposable {
    * Wait until pg_receivewal has flushed every WAL byte the server had flushed when called
    * (the slot's restart_lsn follows its flush feedback), then upload it: the LSN reached.
    * Fails when pg_receivewal exits or `timeoutMs` (default 60 s) passes first.
+   * `upload: false`: return once pg_receivewal has it on disk; the loop (or stop()) uploads it.
    */
-  catchUp(timeoutMs?: number): Promise<string>;
+  catchUp(timeoutMs?: number, options?: { upload?: boolean }): Promise<string>;
   /** Stop pg_receivewal, upload what it wrote, stop the loop. */
   stop(): Promise<void>;
   /** Rejects when the streamer fails for good (pg_receivewal gave up, or a stored segment conflicts). */
@@ -182,7 +183,7 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     await flush();
   };
   // One connection for the whole wait: it asks every 100 ms.
-  const catchUp = async (timeoutMs = 60_000): Promise<string> => {
+  const catchUp = async (timeoutMs = 60_000, catchUpOptions: { upload?: boolean } = {}): Promise<string> => {
     const client = await connectPostgres(options.postgres);
     let now: string | undefined;
     try {
@@ -202,7 +203,7 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     } finally {
       await client.end().catch(() => undefined);
     }
-    await flush();
+    if (catchUpOptions.upload !== false) await flush();
     return now;
   };
   return { pid: child.pid ?? -1, flush, catchUp, stop, done: loop, [Symbol.asyncDispose]: stop };
