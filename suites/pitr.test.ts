@@ -321,23 +321,33 @@ describe("physical base backup without WAL archiving", () => {
   });
 });
 
+/**
+ * A PostgreSQL server to stream from and the streamer process for it (the `wal stream` entry
+ * with upload rounds `intervalMs` apart) writing into a prefix of the suite's bucket; both
+ * stopped by the cleanups (the streamer gracefully: it stops its pg_receivewal on SIGTERM).
+ * `start()` starts a streamer (again, after one was killed).
+ */
+async function streamSetup(prefix: string, intervalMs: number) {
+  const source = await startPitrPostgres({});
+  cleanups.push(() => source.stop());
+  const endpoint = { ...s3.endpoint, prefix };
+  const store = new S3Storage(endpoint);
+  cleanups.push(async () => store.client.destroy());
+  const spool = join(await scratchDir(`pitr-spool-${prefix.replace(/\W/g, "")}`), "spool");
+  const env = { ...walEnv(endpoint), PITR_PG: JSON.stringify(source.endpoint), PITR_INTERVAL_MS: String(intervalMs) };
+  let streamer: ReturnType<typeof startCommand> | undefined;
+  cleanups.push(async () => {
+    streamer?.kill("SIGTERM");
+    await streamer?.catch(() => undefined);
+  });
+  const start = () => (streamer = startCommand(process.execPath, [ENTRY, "stream", spool], { env, timeoutMs: 0, logFile: join(spool, "..", "streamer.log") }));
+  return { source, store, start };
+}
+
 describe("wal stream: pg_receivewal with a slot, killed mid-segment and restarted", () => {
   it("resumes without a gap (wal verify clean), and a restore to the latest point includes rows only in the .partial", async () => {
-    const source = await startPitrPostgres({});
-    cleanups.push(() => source.stop());
-    const endpoint = { ...s3.endpoint, prefix: "stream/" };
-    const store = new S3Storage(endpoint);
-    cleanups.push(async () => store.client.destroy());
-    const spool = join(await scratchDir("pitr-spool"), "spool");
-    const env = { ...walEnv(endpoint), PITR_PG: JSON.stringify(source.endpoint), PITR_INTERVAL_MS: "500" };
-    const start = () => startCommand(process.execPath, [ENTRY, "stream", spool], { env, timeoutMs: 0, logFile: join(spool, "..", "streamer.log") });
-
+    const { source, store, start } = await streamSetup("stream/", 500);
     let streamer = start();
-    // A failed test still stops the streamer gracefully (it stops its pg_receivewal on SIGTERM).
-    cleanups.push(async () => {
-      streamer.kill("SIGTERM");
-      await streamer.catch(() => undefined);
-    });
     await query(source.endpoint, "CREATE TABLE t(id int, pad text)");
     await query(source.endpoint, "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g");
     // Its partial segment reaches the bucket while the segment is still being written.
@@ -379,6 +389,27 @@ describe("wal stream: pg_receivewal with a slot, killed mid-segment and restarte
     expect(row!.last).toBe("only in the partial");
     streamer.kill("SIGINT");
     await streamer.catch(() => undefined);
+  });
+});
+
+describe("wal stream: a segment pg_receivewal finishes", () => {
+  it("is uploaded at once, not at the next upload round (rounds 120 s apart here)", async () => {
+    const { source, store, start } = await streamSetup("stream-finished/", 120_000);
+    const streamer = start();
+    // Streaming: the slot is in use by pg_receivewal (its first upload round is over by then or soon after).
+    await waitUntil(async () => ((await query<{ active: boolean }>(source.endpoint, "SELECT active FROM pg_replication_slots"))[0]?.active ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+    await sleep(1_000);
+    await query(source.endpoint, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+    const switched = performance.now();
+    const name = await switchAndWaitArchived(source.endpoint, store);
+    const ms = performance.now() - switched;
+    expect(name).toMatch(/^0{7}1[0-9A-F]{16}$/);
+    expect(ms).toBeLessThan(15_000);
+    const stopped = performance.now();
+    streamer.kill("SIGINT");
+    await streamer.catch(() => undefined);
+    // Stopping does not wait out the round either.
+    expect(performance.now() - stopped).toBeLessThan(15_000);
   });
 });
 

@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -145,6 +146,7 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
   };
 
   let stopping = false;
+  const nap = startNap(options.spoolDir, options.signal);
   const loop = (async () => {
     const interval = options.intervalMs ?? 5_000;
     while (!stopping) {
@@ -165,11 +167,11 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
         });
         break;
       }
-      await sleep(interval, undefined, { signal: options.signal }).catch(() => undefined);
+      await nap.sleep(interval);
       if (options.signal?.aborted) break;
     }
     if (fatal) throw fatal;
-  })();
+  })().finally(() => nap.close());
   // Observed here so a failure nobody awaits is not an unhandled rejection; callers await `done`.
   loop.catch(() => undefined);
 
@@ -178,6 +180,7 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     stopping = true;
     child.kill("SIGINT");
     await childDone;
+    nap.wake();
     await loop.catch(() => undefined);
     // pg_receivewal flushed what it had on SIGINT: store it.
     await flush();
@@ -207,6 +210,46 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     return now;
   };
   return { pid: child.pid ?? -1, flush, catchUp, stop, done: loop, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * The upload loop's pause: `interval` at most, cut short when pg_receivewal finishes a
+ * segment or `.history` file in the spool (it renames `<segment>.partial` to `<segment>`), so
+ * a finished segment is uploaded at once instead of at the next round: a physical backup
+ * waiting for its stop segment, or a site reading the archive, is not held up by the .partial
+ * interval. Without inotify (fs.watch failing), the interval alone.
+ */
+function startNap(spoolDir: string, signal: AbortSignal | undefined): { sleep(ms: number): Promise<void>; wake(): void; close(): void } {
+  let cut: AbortController | undefined;
+  let pending = false;
+  const wake = () => {
+    if (cut) cut.abort();
+    else pending = true;
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(spoolDir, (event, name) => {
+      const kind = event === "rename" && name ? parseWalFileName(name)?.kind : undefined;
+      if (kind === "segment" || kind === "history") wake();
+    });
+    watcher.on("error", () => watcher?.close());
+  } catch {
+    watcher = undefined;
+  }
+  return {
+    sleep: async (ms) => {
+      if (pending) {
+        pending = false;
+        return;
+      }
+      cut = new AbortController();
+      await sleep(ms, undefined, { signal: signal ? AbortSignal.any([signal, cut.signal]) : cut.signal }).catch(() => undefined);
+      cut = undefined;
+      pending = false;
+    },
+    wake,
+    close: () => watcher?.close(),
+  };
 }
 
 /** Drop the streamer's slot (the server then stops keeping WAL for it). */
