@@ -13,6 +13,7 @@ import { formatBytes } from "../../config/index.ts";
 import { downloadPartToFile, partOf } from "../download-part.ts";
 import { assertFreeSpace } from "../local-disk.ts";
 import { withLeftBehind } from "../restore-folder.ts";
+import { type ArchiveIndex, indexArchiveOffsets } from "./archive-offsets.ts";
 import { dumpFileSink } from "./dump-compression.ts";
 import { assertToolNotOlder, readToolVersion } from "./pg-tool-version.ts";
 
@@ -359,6 +360,11 @@ export function pgRestoreEnv(into: PostgresEndpoint, jobs: number): Record<strin
   return env;
 }
 
+/** The download step's word on the archive's data positions. */
+function describeIndex(index: ArchiveIndex): string {
+  return "indexed" in index ? `data positions of ${index.indexed} entries written into its TOC` : `TOC left as it was: ${index.skipped}`;
+}
+
 /**
  * Two pieces of work that run at once and fail together: the first failure aborts the other
  * and is the one reported (a failed CREATE is not hidden behind the "aborted" it caused in
@@ -388,8 +394,9 @@ function failTogether(abort: AbortController): <T>(work: Promise<T>) => Promise<
  * file (written from this process with a 4 MiB write buffer otherwise);
  * parallel pg_restore needs a seekable file; the folder is registered for removal from the
  * moment it exists) while the scratch database is created; once the file is complete and
- * both SHA-256s match the manifest, `pg_restore --jobs N --no-owner --no-acl
- * --exit-on-error`; then the database's fingerprint is recorded in its mark. Steps follow
+ * both SHA-256s match the manifest, the data positions are written into its TOC
+ * (indexArchiveOffsets), then `pg_restore --jobs N --no-owner --no-acl --exit-on-error`;
+ * then the database's fingerprint is recorded in its mark. Steps follow
  * each other in wall time (their durations add up): creating the database (download under
  * way), the rest of the download, pg_restore. A failure or a signal drops the
  * half-restored database this run created and removes the plaintext dump.
@@ -429,10 +436,11 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     pending.push(download);
     await recorder.run(RESTORE_STEPS.createDatabase, () => together(createScratchDatabase(options.into, exists, mark)), () => `created ${options.into.database} (download under way)`);
     created = true;
+    // Once both SHA-256s match: the data positions pg_dump could not write to a pipe go into the file's TOC.
     const downloaded = await recorder.run(
       RESTORE_STEPS.download,
-      () => download,
-      (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified`,
+      async () => ({ ...(await download), index: await indexArchiveOffsets(dumpFile) }),
+      (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified; ${describeIndex(r.index)}`,
     );
     const localDiskBytes = (await stat(dumpFile)).size;
     const args = [`--dbname=${options.into.database}`, `--jobs=${options.jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", dumpFile];
