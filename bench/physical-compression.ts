@@ -12,12 +12,13 @@
 //   node-zstd    the tar uncompressed from pg_basebackup, TarEntryCapture, node:zlib
 //                createZstdCompress level 1 (libuv threadpool)
 import { loadavg } from "node:os";
-import { PassThrough, Writable, pipeline, type Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import { constants as zlib, createZstdCompress, createZstdDecompress } from "node:zlib";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { seedPostgres } from "../fixtures/index.ts";
 import { postgresEnv } from "../src/clients/index.ts";
 import { TarEntryCapture } from "../src/components/postgres/tar-entries.ts";
+import { discardSink } from "../src/streams/discard.ts";
 import { uploadPart } from "../src/components/upload-part.ts";
 import { parseSize } from "../src/config/units.ts";
 import { commandError, describeCommand, findBinary, startCommand } from "../src/exec/index.ts";
@@ -66,7 +67,7 @@ async function runOnce(candidate: Candidate, run: { storage: S3Storage; env: Rec
     const upload = new PassThrough();
     source = upload;
     child.stdout!.pipe(upload);
-    pipeline(child.stdout!, createZstdDecompress(), capture, new Writable({ write: (_c, _e, done) => done() }), () => undefined);
+    pipeline(child.stdout!, createZstdDecompress(), capture, discardSink(), () => undefined);
   }
   const [part] = await Promise.all([uploadPart({ storage: run.storage, key: run.key, source, recipients: run.recipients }), finished]);
   await new Promise((resolve) => setImmediate(resolve));

@@ -13,13 +13,13 @@ import { createWriteStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { buildConfig } from "../src/config/load-config.ts";
 import { backupPostgres } from "../src/components/postgres/postgres-backup.ts";
 import { downloadPart, downloadPartToFile } from "../src/components/download-part.ts";
 import { connectPostgres } from "../src/clients/postgres-client.ts";
 import { decryptStream } from "../src/crypto/age.ts";
+import { discardSink } from "../src/streams/discard.ts";
 import { readIdentityFile } from "../src/crypto/age.ts";
 import { describeCommand, startCommand, commandError } from "../src/exec/index.ts";
 import { type CliBenchContext, type CliBreakdowns, makeCliRestoreTask, makePgRestoreTask } from "./cli-tasks.ts";
@@ -38,11 +38,6 @@ import { makeRcloneEnv } from "./rclone-sync.ts";
 import { runRounds } from "./run-rounds.ts";
 import { seedPostgres } from "../fixtures/index.ts";
 import { settleDatabase } from "./settle-machine.ts";
-
-/** A sink that drops everything (the GET-only and decrypt-only cases). */
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, done) => done() });
-}
 
 /** `rclone cat drbench:BUCKET/KEY | age -d -i IDENTITY -o FILE`: two processes, rclone's stdout piped into age. */
 async function rcloneCatAge(env: Record<string, string | undefined>, bucket: string, key: string, identityFile: string, out: string): Promise<void> {
@@ -118,10 +113,10 @@ async function main(): Promise<void> {
     const rcloneEnv = makeRcloneEnv(target.s3, scratch);
     const tasks = [
       task("get", "S3 GET only (dr-drill's client)", "storage.get(key) -> discard", async () => {
-        await pipeline(await storage.get(part.key), discard());
+        await pipeline(await storage.get(part.key), discardSink());
       }),
       task("get-decrypt", "S3 GET + age decrypt (dr-drill)", "decryptStream(storage.get(key)) -> discard", async () => {
-        await pipeline(await decryptStream(await storage.get(part.key), identities, manifest.id), discard());
+        await pipeline(await decryptStream(await storage.get(part.key), identities, manifest.id), discardSink());
       }),
       task("get-decrypt-file", "S3 GET + age decrypt -> file, no hashing (dr-drill)", "decryptStream(storage.get(key)) -> FILE", async () => {
         await pipeline(await decryptStream(await storage.get(part.key), identities, manifest.id), createWriteStream(out));

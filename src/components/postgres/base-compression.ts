@@ -59,9 +59,9 @@ export type BaseTarOutcome = { ok: true; stdout: string } | { ok: false; error: 
  * stream copied from zstd's stdout into tar's stdin here, 9.5 s with `tar --zstd`, which
  * copies stdin into its own zstd child 512 bytes a write, 7.8-8.5 s like this; this function
  * alone 7.5 s with `tar --zstd`, 6.6-6.7 s like this). Without the zstd binary, node:zlib
- * decompresses into tar's stdin. A failed download kills tar and throws as downloadPart does; a tar or zstd that fails, e.g. on a
- * damaged frame or a full disk, is the `error` of the outcome, for the caller to word (tar's
- * own, when tar stopped reading first).
+ * decompresses into tar's stdin. A failed download kills tar and throws as downloadPart
+ * does; a tar or zstd that fails, e.g. on a damaged frame or a full disk, is the `error` of
+ * the outcome, for the caller to word (tar's own, when tar stopped reading first).
  */
 export async function readBaseIntoTar(source: BackupSource, mode: readonly string[], verb: string, options: { timeoutMs: number }): Promise<BaseTarOutcome> {
   const { manifest } = source;

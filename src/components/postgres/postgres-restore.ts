@@ -444,11 +444,12 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     );
     const localDiskBytes = (await stat(dumpFile)).size;
     const args = [`--dbname=${options.into.database}`, `--jobs=${options.jobs}`, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", dumpFile];
+    const env = pgRestoreEnv(options.into, options.jobs);
     const restoreStarted = performance.now();
     await recorder.run(
       RESTORE_STEPS.pgRestore,
-      () => runCommand(tool.path, args, { env: pgRestoreEnv(options.into, options.jobs), timeoutMs: PG_RESTORE_TIMEOUT_MS, signal }),
-      () => `pg_restore --jobs=${options.jobs} --no-owner --no-acl${options.jobs > 1 ? ", one index build per job" : ""}`,
+      () => runCommand(tool.path, args, { env, timeoutMs: PG_RESTORE_TIMEOUT_MS, signal }),
+      () => `pg_restore --jobs=${options.jobs} --no-owner --no-acl${env.PGOPTIONS ? ", one index build per job" : ""}`,
     );
     const restoreMs = performance.now() - restoreStarted;
     await removeTempDir(work);

@@ -132,9 +132,10 @@ export function zstdDecompressInto(sink: Writable): Writable {
  * through an OS pipe and the decompressed bytes never pass through this process; the writer
  * finishes once zstd exited 0, and `childStdin` is ended then (zstd was its only other
  * writer, so the child sees the end of its input). GNU tar's own `--zstd` does the same with
- * a file, but reading stdin it copies the archive into its zstd child 512 bytes a write: the 379 MB base backup of a 1.1 GB
- * cluster unpacked in 4.5-4.6 s with `tar --zstd -x -f -` against 2.8-3.5 s with
- * `zstd -d | tar -x -f -`, from the same file. node:zlib into `childStdin` without the binary.
+ * a file, but reading stdin it copies the archive into its zstd child 512 bytes a write: the
+ * 379 MB base backup of a 1.1 GB cluster unpacked in 4.5-4.6 s with `tar --zstd -x -f -`
+ * against 2.8-3.5 s with `zstd -d | tar -x -f -`, from the same file. node:zlib into
+ * `childStdin` without the binary.
  */
 export function zstdDecompressIntoChild(childStdin: Writable): Writable {
   const zstd = findZstd();
