@@ -247,11 +247,13 @@ describe("restore faults", () => {
       expect(await describeDatabase("features_zstd")).toEqual(await describeDatabase("features_source"));
     });
 
-    it("a dump whose plain SHA-256 does not match: INTEGRITY_FAILED, pg_restore never fed, the database created meanwhile dropped, no dump left", async () => {
-      const forged: BackupManifest = { ...pgManifest, parts: [{ ...pgManifest.parts[0]!, plainSha256: "0".repeat(64) }] };
+    // (The stock age decrypts a restore's dump into the file itself, so its stored SHA-256 is
+    // what the restore recomputes; the plain one is verify's: download-part.test.ts.)
+    it("a dump whose SHA-256 does not match: INTEGRITY_FAILED, pg_restore never fed, the database created meanwhile dropped, no dump left", async () => {
+      const forged: BackupManifest = { ...pgManifest, parts: [{ ...pgManifest.parts[0]!, sha256: "0".repeat(64) }] };
       const err = await drErrorOf(restorePostgres({ storage: fx.storage, manifest: forged, identities: [fx.identity], into: { ...fx.target.postgres, database: "restored_forged" }, source: fx.target.postgres, jobs: 2 }));
       expect(err.code).toBe("INTEGRITY_FAILED");
-      expect(err.message).toContain(`unable to verify backup '${pgManifest.id}': plain SHA-256 mismatch on '${pgManifest.parts[0]!.key}': expected ${"0".repeat(64)}, got ${pgManifest.parts[0]!.plainSha256}`);
+      expect(err.message).toContain(`unable to verify backup '${pgManifest.id}': SHA-256 mismatch on '${pgManifest.parts[0]!.key}': expected ${"0".repeat(64)}, got ${pgManifest.parts[0]!.sha256}`);
       expect(err.message).toContain("Nothing of this restore was left behind: the half-restored database 'restored_forged' was dropped and the decrypted dump was removed.");
       expect(await commentOf("restored_forged")).toBeUndefined();
       expect(readdirSync(tempRootOf()).filter((d) => d.startsWith("dr-drill-pg-restore-"))).toEqual([]);

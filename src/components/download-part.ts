@@ -1,12 +1,14 @@
 import { open, rm, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
 import { decryptStream } from "../crypto/age.ts";
 import { DrError, messageOf } from "../errors/index.ts";
 import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
+import { childFdOf, withChildFd } from "../streams/child-input.ts";
+import { findAge, startAgeDecrypt } from "./age-child.ts";
 import { brokenPipe, localWriteCode, localWriteError } from "./local-disk.ts";
 
 export interface DownloadOptions {
@@ -23,6 +25,12 @@ export interface DownloadOptions {
    * encryption plus the plain hash cover.
    */
   checkStored?: boolean;
+  /**
+   * A restore: when the sink names a descriptor (withChildFd: zstd's or tar's stdin, the
+   * restored file) and the stock `age` is installed, age decrypts straight into it
+   * (decryptInChild). Verifies leave it unset: they hash the plain bytes.
+   */
+  decryptInChild?: boolean;
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
 }
@@ -76,10 +84,37 @@ async function checkStoredHash(options: DownloadOptions): Promise<DrError | unde
 }
 
 /**
+ * The stored bytes into the stock `age -d`, which writes the plain bytes into the sink's
+ * descriptor itself; then the sink is ended (nothing written to it here) and awaited. age's
+ * failure is the better report than the broken pipe its stdin then shows, so it wins.
+ */
+async function decryptInChild(options: DownloadOptions, age: string, storedSide: Readable, sink: Writable, fd: number): Promise<void> {
+  const child = startAgeDecrypt(age, options.identities, fd, options.backupId, options.signal);
+  const [fed, exited] = await Promise.allSettled([pipeline(storedSide, child.stdin, { signal: options.signal }), child.exited]);
+  if (exited.status === "rejected" || fed.status === "rejected") {
+    child.stop();
+    throw exited.status === "rejected" ? exited.reason : (fed as PromiseRejectedResult).reason;
+  }
+  sink.end();
+  await finished(sink);
+}
+
+/**
  * Stream one stored part into `sink`: download -> SHA-256 of stored bytes -> age decrypt ->
  * SHA-256 of plain bytes. Both hashes and sizes must match the manifest. When anything
  * fails, the stored object is hashed again so a corrupt object is reported as a SHA-256
  * mismatch naming its key (even when decryption tripped on it first), and a wrong key as such.
+ *
+ * With `decryptInChild` and a sink that names a descriptor, the stock `age -d` decrypts in
+ * its own process into that descriptor (zstd's stdin, the restored file), and this process
+ * only downloads and hashes the stored bytes: the physical restore of a 1.1 GB cluster
+ * (379 MB stored) unpacked in 4.10-4.41 s against 4.65-5.24 s with the decryption and the
+ * plain hash here, this process's CPU 1.7-1.9 s against 2.7-4.1 s, interleaved. The plain
+ * bytes are then not hashed (they never pass through here); they are still checked:
+ * the stored bytes match the manifest's size and SHA-256, age authenticates every 64 KiB
+ * chunk and the end of the stream (a cut or altered file fails), so the plain bytes are
+ * exactly the ones encrypted at backup time, and zstd checks each frame's checksum.
+ * `dr-drill verify` hashes the plain bytes as well. plainBytes is then the manifest's.
  */
 export async function downloadPart(options: DownloadOptions, sink: Writable): Promise<DownloadResult> {
   if (options.encrypted && options.identities.length === 0) {
@@ -87,8 +122,10 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
       hint: "set DR_AGE_IDENTITY_FILE to the age secret key file (age-keygen -o FILE)",
     });
   }
+  const fd = options.decryptInChild && options.encrypted && options.checkStored !== false ? childFdOf(sink) : undefined;
+  const age = fd === undefined ? undefined : findAge();
   const stored = new HashingStream(options.onProgress);
-  const plain = new HashingStream();
+  const plain = age ? undefined : new HashingStream();
   let body: Readable | undefined;
   let sinkError: unknown;
   sink.once("error", (error) => {
@@ -98,8 +135,12 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
     body = await options.storage.get(options.part.key, { signal: options.signal });
     const storedSide = body.pipe(stored);
     body.on("error", (error) => stored.destroy(error));
-    const decrypted: Readable = options.encrypted ? await decryptStream(storedSide, options.identities, options.backupId) : storedSide;
-    await pipeline(decrypted, plain, sink, { signal: options.signal });
+    if (age) {
+      await decryptInChild(options, age, storedSide, sink, fd!);
+    } else {
+      const decrypted: Readable = options.encrypted ? await decryptStream(storedSide, options.identities, options.backupId) : storedSide;
+      await pipeline(decrypted, plain!, sink, { signal: options.signal });
+    }
   } catch (error) {
     // Release the connection: an abandoned response body holds its socket, and enough of
     // them starve the client's pool (every later request would wait forever).
@@ -107,7 +148,9 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
     stored.destroy();
     sink.destroy();
     // The local side failed (disk full, quota, the reading process gone): not the backup's fault, so no second download.
-    if (localWriteCode(sinkError ?? error) || brokenPipe(sinkError ?? error)) throw sinkError ?? error;
+    // (A writer that broke its pipe because its reader failed first: the reader's failure is the story.)
+    const local = brokenPipe(error) && sinkError ? sinkError : (sinkError ?? error);
+    if (localWriteCode(local) || brokenPipe(local)) throw local;
     const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
     if (corrupt) throw corrupt;
     if (error instanceof DrError) throw error;
@@ -117,6 +160,7 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
     if (stored.bytes !== options.part.size) throw mismatch(options, "size", String(options.part.size), String(stored.bytes));
     if (stored.digest() !== options.part.sha256) throw mismatch(options, "SHA-256", options.part.sha256, stored.digest());
   }
+  if (!plain) return { storedBytes: stored.bytes, plainBytes: options.part.plainSize };
   if (plain.digest() !== options.part.plainSha256) throw mismatch(options, "plain SHA-256", options.part.plainSha256, plain.digest());
   return { storedBytes: stored.bytes, plainBytes: plain.bytes };
 }
@@ -155,7 +199,8 @@ export const FILE_WRITE_BUFFER = 4 * 1024 * 1024;
 export async function downloadPartToFile(options: DownloadOptions, path: string, extra: { decode?: (file: FileHandle, highWaterMark: number) => Writable } = {}): Promise<DownloadResult> {
   const handle = await createNewFile(path);
   try {
-    const sink = extra.decode ? extra.decode(handle, FILE_WRITE_BUFFER) : handle.createWriteStream({ highWaterMark: FILE_WRITE_BUFFER });
+    // A plain file can be written by the stock age itself (decryptInChild).
+    const sink = extra.decode ? extra.decode(handle, FILE_WRITE_BUFFER) : withChildFd(handle.createWriteStream({ highWaterMark: FILE_WRITE_BUFFER }), handle.fd);
     const result = await downloadPart(options, sink);
     await handle.close();
     return result;

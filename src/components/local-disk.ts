@@ -27,6 +27,25 @@ export function brokenPipe(error: unknown): boolean {
   return code === "EPIPE" || code === "ECONNRESET";
 }
 
+/** errno codes of a write failure as a child (zstd, age) reports it on stderr (strerror text, any case), so a full disk reads as one. */
+const WRITE_ERRORS: readonly [RegExp, string][] = [
+  [/No space left on device/i, "ENOSPC"],
+  [/Disk quota exceeded/i, "EDQUOT"],
+  [/File too large/i, "EFBIG"],
+  [/Read-only file system/i, "EROFS"],
+  // The reader of its output (tar) went away first: that reader's failure is the story.
+  [/Broken pipe/i, "EPIPE"],
+  [/Connection reset by peer/i, "ECONNRESET"],
+];
+
+/**
+ * The errno code of a child's failed write, read from how it ended: killed by SIGPIPE (the
+ * reader of its output went away first, as for "Broken pipe") or the strerror text on its stderr.
+ */
+export function childWriteErrorCode(result: { signal?: string }, stderr: string): string | undefined {
+  return result.signal === "SIGPIPE" ? "EPIPE" : WRITE_ERRORS.find(([text]) => text.test(stderr))?.[1];
+}
+
 /** Bytes an unprivileged writer can still put in the file system holding `dir`, if it can be read. */
 export async function freeBytes(dir: string): Promise<number | undefined> {
   try {

@@ -9,7 +9,7 @@ import { dropWalStreamSlot, startWalStream, type WalStreamer } from "../componen
 import { messageOf } from "../errors/index.ts";
 import { makeTempDir, removeTempDir } from "../lifecycle/index.ts";
 import type { Storage } from "../storage/storage.ts";
-import { postgresOsUser } from "../targets/native/native-postgres.ts";
+import { postgresOsUser } from "../exec/index.ts";
 import type { StepRecorder } from "../measure/step-recorder.ts";
 
 /** The table the "accidental DELETE" hits (no other table refers to it) and how many rows go. */

@@ -69,3 +69,13 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
       : "install it and make sure it is on PATH",
   });
 }
+
+/** The path of `name`, or undefined when it is not installed (for tools with an in-process fallback). */
+export function findOptionalBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    return findBinary(name, env);
+  } catch (error) {
+    if (error instanceof DrError && error.code === "BINARY_MISSING") return undefined;
+    throw error;
+  }
+}

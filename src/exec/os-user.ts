@@ -27,3 +27,8 @@ export function lookupUser(name: string, passwd = "/etc/passwd"): OsUser {
   const [, , uid, gid, , home] = line.split(":");
   return { name, uid: Number(uid), gid: Number(gid), home: home ?? "/" };
 }
+
+/** The account PostgreSQL runs as: ourselves, or `postgres` when we are root (it refuses root). */
+export function postgresOsUser(): OsUser | undefined {
+  return isRoot() ? lookupUser("postgres") : undefined;
+}

@@ -1,6 +1,6 @@
 import { chmod, stat } from "node:fs/promises";
 import { dirname, parse } from "node:path";
-import { postgresOsUser } from "../../src/targets/native/native-postgres.ts";
+import { postgresOsUser } from "../../src/exec/index.ts";
 
 /**
  * Let the postgres OS user reach a file of this checkout (o+x on each folder above it that

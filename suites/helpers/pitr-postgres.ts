@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { chown, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectPostgres } from "../../src/clients/index.ts";
-import { findBinary, runCommand } from "../../src/exec/index.ts";
+import { findBinary, postgresOsUser, runCommand } from "../../src/exec/index.ts";
 import { findFreePort, makeTempDir } from "../../src/lifecycle/index.ts";
-import { postgresOsUser } from "../../src/targets/index.ts";
 import { startServerProcess } from "../../src/targets/native/server-process.ts";
 import type { PostgresEndpoint } from "../../src/targets/target.ts";
 

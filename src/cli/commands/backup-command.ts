@@ -9,7 +9,7 @@ import { pruneAttempts, recordAttemptStart } from "../../status/index.ts";
 import { assertSourceReachable } from "../../targets/index.ts";
 import { say } from "../output.ts";
 import { backupMeter, runWithProgress } from "../progress.ts";
-import { openBackupSession } from "../session.ts";
+import { openBackupSession } from "../backup-session.ts";
 
 export interface BackupCommandOptions {
   target?: string;

@@ -52,7 +52,8 @@ export type BaseTarOutcome = { ok: true; stdout: string } | { ok: false; error: 
 /**
  * Stream a base backup from the repository into `tar MODE -f -` (`-x -C DIR` to unpack, `-t`
  * to list): download -> stored SHA-256 -> age -> plain SHA-256 (downloadPart) -> tar's stdin,
- * with no temp copy of the archive. A `zstd` backup goes through the stock `zstd -d`, which
+ * with no temp copy of the archive; with `decryptInChild` (a restore), the stock `age -d`
+ * decrypts into zstd's stdin itself (downloadPart says what is checked then). A `zstd` backup goes through the stock `zstd -d`, which
  * writes into tar's stdin itself (zstdDecompressIntoChild): the decompressed bytes, three
  * times the stored ones, never pass through this process and tar reads a plain pipe
  * (`restore postgres --physical` of a 1.1 GB cluster, 379 MB stored: 9.9 s with the tar
@@ -63,7 +64,7 @@ export type BaseTarOutcome = { ok: true; stdout: string } | { ok: false; error: 
  * does; a tar or zstd that fails, e.g. on a damaged frame or a full disk, is the `error` of
  * the outcome, for the caller to word (tar's own, when tar stopped reading first).
  */
-export async function readBaseIntoTar(source: BackupSource, mode: readonly string[], verb: string, options: { timeoutMs: number }): Promise<BaseTarOutcome> {
+export async function readBaseIntoTar(source: BackupSource, mode: readonly string[], verb: string, options: { timeoutMs: number; decryptInChild?: boolean }): Promise<BaseTarOutcome> {
   const { manifest } = source;
   assertBaseCompression(manifest, verb);
   const tar = findBinary("tar");
@@ -74,7 +75,7 @@ export async function readBaseIntoTar(source: BackupSource, mode: readonly strin
   const child = startCommand(tar, args, { stdout: mode.includes("-t") ? "pipe" : "ignore", timeoutMs: options.timeoutMs, signal: source.signal });
   child.stdin!.on("error", () => undefined);
   const sink = manifest.compression === BASE_ZSTD ? zstdDecompressIntoChild(child.stdin!) : child.stdin!;
-  const [downloaded, exited] = await Promise.allSettled([downloadPart(partOf(source), sink), child]);
+  const [downloaded, exited] = await Promise.allSettled([downloadPart({ ...partOf(source), decryptInChild: options.decryptInChild }, sink), child]);
   const result = exited.status === "fulfilled" ? exited.value : undefined;
   const tarError = () => commandError(describeCommand(tar, args), result ?? {}, String(result?.stderr ?? ""));
   if (downloaded.status === "rejected") {

@@ -8,7 +8,7 @@ import type { Storage } from "../../storage/storage.ts";
 import { gateOnCompletion } from "../../streams/exit-gate.ts";
 import { type BackupContext, describeEncryption, encryptedSuffix } from "../backup-context.ts";
 import { uploadPart } from "../upload-part.ts";
-import { DEFAULT_SEGMENT_BYTES, describeSegmentRange, formatLsn, parseLsn, parseWalFileName, segmentBeforeLsn, segmentFileName, segmentOfLsn, walKey } from "../wal/wal-names.ts";
+import { DEFAULT_SEGMENT_BYTES, describeSegmentRange, formatLsn, parseLsn, segmentBeforeLsn, segmentFileName, segmentOfLsn, walKey } from "../wal/wal-names.ts";
 import { BASE_TAR_ZST, BASE_ZSTD, startBaseCompressor } from "./base-compression.ts";
 import { assertToolNotOlder, parseToolVersion } from "./pg-tool-version.ts";
 import { TarEntryCapture } from "./tar-entries.ts";
@@ -170,10 +170,4 @@ export function parseSegmentSize(text: string): number {
   if (!match) return DEFAULT_SEGMENT_BYTES;
   const unit = { kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[match[2] as "kB" | "MB" | "GB"];
   return Number(match[1]) * unit;
-}
-
-/** The segment file a backup's facts start from, parsed (restore and verify use it). */
-export function startSegmentOf(facts: PhysicalBackupFacts): { timeline: number; segment: bigint } {
-  const parsed = parseWalFileName(facts.startWalFile, facts.walSegmentBytes)!;
-  return { timeline: parsed.timeline, segment: parsed.segment! };
 }

@@ -5,12 +5,11 @@ import { listCompleteBackups, type BackupManifest } from "../../manifest/index.t
 import type { Storage } from "../../storage/storage.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { flushFileSystem, flushWhile } from "../local-disk.ts";
-import { postgresOsUser } from "../../targets/native/native-postgres.ts";
+import { postgresOsUser } from "../../exec/index.ts";
 import { findGaps, listWalArchive, readTimelineHistories, walChain, type TimelineHistories, type WalArchive, type WalGap } from "../wal/wal-archive.ts";
 import { fetchWalFile } from "../wal/wal-fetch.ts";
-import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOfLsn } from "../wal/wal-names.ts";
+import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOfLsn, startSegmentOf } from "../wal/wal-names.ts";
 import { assertBaseCompression, readBaseIntoTar } from "./base-compression.ts";
-import { startSegmentOf } from "./physical-backup.ts";
 
 /** Where recovery should stop. */
 export type RecoveryTarget = { kind: "time"; time: Date } | { kind: "lsn"; lsn: string } | { kind: "latest" };
@@ -204,7 +203,7 @@ async function chownTree(dir: string): Promise<void> {
 
 /** Download, decrypt, decompress (zstd, when the manifest says so) and untar the base backup into dir (`tar -x` reading stdin). */
 async function unpackBase(options: PhysicalRestoreOptions, backup: BackupManifest, dir: string): Promise<void> {
-  const outcome = await readBaseIntoTar({ storage: options.storage, manifest: backup, identities: options.identities, signal: options.signal }, ["-x", "-C", dir], "restore backup", { timeoutMs: 12 * 3_600_000 });
+  const outcome = await readBaseIntoTar({ storage: options.storage, manifest: backup, identities: options.identities, signal: options.signal }, ["-x", "-C", dir], "restore backup", { timeoutMs: 12 * 3_600_000, decryptInChild: true });
   if (!outcome.ok) throw outcome.error;
 }
 
@@ -237,7 +236,7 @@ export async function restorePostgresPhysical(options: PhysicalRestoreOptions): 
     await flushWhile(dir, Promise.all([
       unpackBase(options, backup, dir),
       mapConcurrent(plan.items, options.walConcurrency ?? 4, async (item) => {
-        const fetched = await fetchWalFile({ storage: options.storage, identities: options.identities, name: item.name, storedName: item.stored, destination: join(walDir, item.name), signal: options.signal });
+        const fetched = await fetchWalFile({ storage: options.storage, identities: options.identities, name: item.name, storedName: item.stored, destination: join(walDir, item.name), sync: false, signal: options.signal });
         walBytes += fetched.plainSize;
       }),
     ]), options.signal);

@@ -432,7 +432,7 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     // The temp file holds the archive as pg_dump wrote it: larger than the stored part when dr-drill compressed it.
     await assertFreeSpace(work, options.manifest.postgres?.archiveBytes ?? part.plainSize, `the dump of backup '${options.manifest.id}'`);
     const dumpFile = join(work, "restore.dump");
-    const download = together(downloadPartToFile({ ...partOf(options, part), signal }, dumpFile, { decode: (file, highWaterMark) => dumpFileSink(options.manifest, file, highWaterMark) }));
+    const download = together(downloadPartToFile({ ...partOf(options, part), signal, decryptInChild: true }, dumpFile, { decode: (file, highWaterMark) => dumpFileSink(options.manifest, file, highWaterMark) }));
     pending.push(download);
     await recorder.run(RESTORE_STEPS.createDatabase, () => together(createScratchDatabase(options.into, exists, mark)), () => `created ${options.into.database} (download under way)`);
     created = true;

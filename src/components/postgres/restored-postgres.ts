@@ -4,7 +4,7 @@ import { connectPostgres } from "../../clients/index.ts";
 import { DrError, messageOf, unable } from "../../errors/index.ts";
 import { findBinary } from "../../exec/index.ts";
 import { findFreePort, makeTempDir, removeTempDir, waitUntil } from "../../lifecycle/index.ts";
-import { postgresOsUser } from "../../targets/native/native-postgres.ts";
+import { postgresOsUser } from "../../exec/index.ts";
 import { readLogTail, startServerProcess } from "../../targets/native/server-process.ts";
 import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 

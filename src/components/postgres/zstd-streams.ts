@@ -4,9 +4,10 @@ import type { FileHandle } from "node:fs/promises";
 import { type Readable, type Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
-import { isDrError } from "../../errors/index.ts";
-import { childStdinFd, commandError, describeCommand, findBinary, startCommand } from "../../exec/index.ts";
+import { childStdinFd, commandError, describeCommand, findOptionalBinary, startCommand } from "../../exec/index.ts";
 import { gateOnCompletion } from "../../streams/exit-gate.ts";
+import { withChildFd } from "../../streams/child-input.ts";
+import { childWriteErrorCode } from "../local-disk.ts";
 
 /** Output chunk of the in-process fallback: fewer, larger chunks than zlib's 16 KiB default. */
 const ZSTD_CHUNK_BYTES = 256 * 1024;
@@ -15,12 +16,7 @@ const ZSTD_TIMEOUT_MS = 12 * 3_600_000;
 
 /** The stock `zstd`, or undefined when it is not installed (the in-process decompressor is used then). */
 export function findZstd(): string | undefined {
-  try {
-    return findBinary("zstd");
-  } catch (error) {
-    if (isDrError(error, "BINARY_MISSING")) return undefined;
-    throw error;
-  }
+  return findOptionalBinary("zstd");
 }
 
 /**
@@ -64,17 +60,6 @@ function throughNodeZlib(sink: Writable, childStdin = false): Writable {
   return feedingWriter(decompressor, fed, decompressor.writableHighWaterMark, (error) => decompressor.destroy(error ?? undefined));
 }
 
-/** errno codes of a write failure as zstd reports it on stderr (strerror text), so a full disk reads as one. */
-const WRITE_ERRORS: readonly [RegExp, string][] = [
-  [/No space left on device/, "ENOSPC"],
-  [/Disk quota exceeded/, "EDQUOT"],
-  [/File too large/, "EFBIG"],
-  [/Read-only file system/, "EROFS"],
-  // The reader of its output (tar) went away first: that reader's failure is the story.
-  [/Broken pipe/, "EPIPE"],
-  [/Connection reset by peer/, "ECONNRESET"],
-];
-
 /**
  * Where a zstd child's output goes: a stream this process copies into, a file descriptor
  * zstd writes itself, or another child's stdin that zstd shares (an OS pipe from one child
@@ -98,8 +83,7 @@ function throughZstdCli(zstd: string, out: ZstdOutput): Writable {
     if (!result.failed) return;
     const stderr = String(result.stderr ?? "");
     const error = commandError(describeCommand(zstd, args), result, stderr);
-    // SIGPIPE: the reader of its output (tar) went away first, as for "Broken pipe".
-    const code = result.signal === "SIGPIPE" ? "EPIPE" : WRITE_ERRORS.find(([text]) => text.test(stderr))?.[1];
+    const code = childWriteErrorCode(result, stderr);
     // The errno code on an error of its own (the DrError's code is COMMAND_FAILED), for localWriteCode().
     throw code ? Object.assign(new Error(error.message, { cause: error }), { code }) : error;
   });
@@ -108,10 +92,12 @@ function throughZstdCli(zstd: string, out: ZstdOutput): Writable {
   if ("childStdin" in out) exited.finally(() => out.childStdin.destroyed || out.childStdin.end()).catch(() => undefined);
   const finished = "stream" in out ? Promise.all([pipeline(child.stdout!, out.stream), exited]) : exited;
   // Room for a few of age's 64 KiB chunks while zstd works: the decryption runs ahead.
-  return feedingWriter(stdin, finished, 1024 * 1024, () => {
+  const writer = feedingWriter(stdin, finished, 1024 * 1024, () => {
     child.kill("SIGTERM");
     stdin.destroy();
   });
+  // Another child (the stock age decrypting) may write into zstd's stdin itself.
+  return withChildFd(writer, childStdinFd(stdin));
 }
 
 /**

@@ -63,7 +63,7 @@ export async function restoreRedisToDir(
   }, () => rmSync(partial, { force: true }));
   try {
     await assertFreeSpace(dir, part.plainSize, `Redis backup '${options.manifest.id}'`);
-    const result = await downloadPartToFile(partOf(options, part), partial);
+    const result = await downloadPartToFile({ ...partOf(options, part), decryptInChild: true }, partial);
     await checkRdbFile(partial);
     await publishRdb(partial, file, dir);
     return { file, bytes: result.plainBytes };

@@ -5,6 +5,7 @@
  * Positions (LSNs) are `X/Y` in hex. Everything here is arithmetic on those names, so the
  * archive can be checked without reading a single WAL byte.
  */
+import type { PhysicalBackupFacts } from "../../manifest/index.ts";
 
 /** PostgreSQL's default segment size; initdb --wal-segsize can change it (recorded in base manifests). */
 export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -126,4 +127,10 @@ export function parseHistoryFile(text: string): TimelineSwitch[] {
     switches.push({ parent: Number(tli), switchLsn: parseLsn(lsn) });
   }
   return switches;
+}
+
+/** The segment file a backup's facts start from, parsed (restore and verify use it). */
+export function startSegmentOf(facts: PhysicalBackupFacts): { timeline: number; segment: bigint } {
+  const parsed = parseWalFileName(facts.startWalFile, facts.walSegmentBytes)!;
+  return { timeline: parsed.timeline, segment: parsed.segment! };
 }

@@ -12,7 +12,7 @@ import { startRestoredPostgres, type RestoredPostgres } from "../../components/p
 import { startWalStream, type WalStreamer } from "../../components/wal/wal-stream.ts";
 import { makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
 import { createStorage, type S3Storage } from "../../storage/index.ts";
-import { postgresOsUser } from "../../targets/index.ts";
+import { postgresOsUser } from "../../exec/index.ts";
 import { copyProductionPostgres, measureHeartbeatLoss, newestDump, smokeChecks, type ProductionPostgres } from "./production-copy.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 

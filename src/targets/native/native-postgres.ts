@@ -4,7 +4,7 @@ import { chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectPostgres, postgresEnv, readServerVersion } from "../../clients/index.ts";
 import { DrError } from "../../errors/index.ts";
-import { findBinary, isRoot, lookupUser, runCommand, type OsUser } from "../../exec/index.ts";
+import { findBinary, postgresOsUser, runCommand, type OsUser } from "../../exec/index.ts";
 import { findFreePort, makeTempDir, removeTempDir } from "../../lifecycle/index.ts";
 import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import type { StartedPostgres } from "../target.ts";
@@ -62,11 +62,6 @@ async function statePassword(file: string): Promise<{ password: string; fresh: b
     await writeFile(file, `${password}\n`, { mode: 0o600 });
     return { password, fresh: true };
   }
-}
-
-/** The account PostgreSQL runs as: ourselves, or `postgres` when we are root (it refuses root). */
-export function postgresOsUser(): OsUser | undefined {
-  return isRoot() ? lookupUser("postgres") : undefined;
 }
 
 /** Fill a data directory with a copy of a running server (and make it its standby when asked). */
