@@ -1,7 +1,8 @@
 // Where the logical restore's time goes, piece by piece, in interleaved rounds on the same
 // stored dump. The download step: S3 GET alone, GET + age decryption, the temp file with
 // Node's default write buffer and with dr-drill's, dr-drill's whole step (GET, SHA-256 of
-// the stored bytes, decryption, SHA-256 of the plain bytes, temp file), and the stock
+// the stored bytes, decryption, SHA-256 of the plain bytes, temp file), the same as a restore
+// runs it (the stock age decrypting into the file: decryptInChild), and the stock
 // `rclone cat | age -d > FILE`. The whole restore: `dr-drill restore postgres` as a process
 // (this tree, and another tree given in BENCH_RESTORE_OLD_TREE, e.g. an extracted older
 // commit with node_modules linked, for a before/after in the same rounds) against
@@ -127,6 +128,9 @@ async function main(): Promise<void> {
       }),
       task("download-step", "dr-drill's download step (downloadPartToFile, 4 MiB write buffer)", "GET | sha256 | age -d | sha256 -> FILE", async () => {
         await downloadPartToFile({ storage, part, backupId: manifest.id, identities, encrypted: true }, out);
+      }),
+      task("download-step-age", "dr-drill's download step as a restore runs it (the stock age -d writing the file)", "GET | sha256 -> age -d -> FILE", async () => {
+        await downloadPartToFile({ storage, part, backupId: manifest.id, identities, encrypted: true, decryptInChild: true }, out);
       }),
       task("rclone-age", "rclone cat | age -d > FILE", "rclone cat drbench:BUCKET/KEY | age -d -i KEY -o FILE", () => rcloneCatAge(rcloneEnv, bucket, part.key, keys.file, out)),
     ];

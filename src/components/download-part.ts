@@ -7,7 +7,7 @@ import { DrError, messageOf } from "../errors/index.ts";
 import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
-import { childFdOf, withChildFd } from "../streams/child-input.ts";
+import { childFdOf, fileChildInput } from "../streams/child-input.ts";
 import { findAge, startAgeDecrypt } from "./age-child.ts";
 import { brokenPipe, localWriteCode, localWriteError } from "./local-disk.ts";
 
@@ -200,7 +200,7 @@ export async function downloadPartToFile(options: DownloadOptions, path: string,
   const handle = await createNewFile(path);
   try {
     // A plain file can be written by the stock age itself (decryptInChild).
-    const sink = extra.decode ? extra.decode(handle, FILE_WRITE_BUFFER) : withChildFd(handle.createWriteStream({ highWaterMark: FILE_WRITE_BUFFER }), handle.fd);
+    const sink = extra.decode ? extra.decode(handle, FILE_WRITE_BUFFER) : fileChildInput(handle, FILE_WRITE_BUFFER);
     const result = await downloadPart(options, sink);
     await handle.close();
     return result;

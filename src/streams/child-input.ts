@@ -1,3 +1,4 @@
+import type { FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 
 /**
@@ -18,4 +19,9 @@ export function withChildFd(writer: Writable, fd: number): ChildInput {
 export function childFdOf(writer: Writable): number | undefined {
   const fd = (writer as Partial<ChildInput>).childFd;
   return typeof fd === "number" ? fd : undefined;
+}
+
+/** A write stream into the open file `file` (a `highWaterMark` buffer) that names its descriptor, so the stock age can write the file itself. */
+export function fileChildInput(file: FileHandle, highWaterMark: number): ChildInput {
+  return withChildFd(file.createWriteStream({ highWaterMark }), file.fd);
 }

@@ -3,6 +3,7 @@ import type { Readable, Transform, Writable } from "node:stream";
 import { constants, createZstdCompress } from "node:zlib";
 import { DrError } from "../../errors/index.ts";
 import type { BackupManifest } from "../../manifest/index.ts";
+import { fileChildInput } from "../../streams/child-input.ts";
 import { startZstdCompressor, type ZstdCompressor, zstdDecompressInto, zstdDecompressToFile } from "./zstd-streams.ts";
 
 /**
@@ -95,10 +96,11 @@ export function dumpSink(manifest: Pick<BackupManifest, "id" | "compression">, s
 
 /**
  * The writer of a backup's decrypted bytes into the open file `file` (the restore's archive
- * for pg_restore): a write stream with a `highWaterMark` buffer for a `pg_dump -Z N` backup,
+ * for pg_restore): a write stream with a `highWaterMark` buffer for a `pg_dump -Z N` backup
+ * (naming the file's descriptor, so the stock age can write it itself: fileChildInput),
  * otherwise zstd writing the file itself (zstdDecompressToFile). The caller closes the handle
  * (a write stream has closed it already; closing twice is harmless).
  */
 export function dumpFileSink(manifest: Pick<BackupManifest, "id" | "compression">, file: FileHandle, highWaterMark: number): Writable {
-  return readDumpCompression(manifest).method === "zstd" ? zstdDecompressToFile(file, highWaterMark) : file.createWriteStream({ highWaterMark });
+  return readDumpCompression(manifest).method === "zstd" ? zstdDecompressToFile(file, highWaterMark) : fileChildInput(file, highWaterMark);
 }
