@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { configuredComponents, COMPONENTS, type ComponentName, type DrConfig, loadConfig } from "../config/index.ts";
 import { DrError } from "../errors/index.ts";
-import { openRepository, type Repository, type RepositoryName } from "../repository/index.ts";
+import { openRepository } from "../repository/open-repository.ts";
+import type { Repository, RepositoryName } from "../repository/repository.ts";
 import { addSecrets } from "./output.ts";
 
 /** Load config with a --target override applied. */

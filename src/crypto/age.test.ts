@@ -144,3 +144,18 @@ describe("X25519 recipient on node:crypto", () => {
     expect(() => new X25519Recipient("AGE-SECRET-KEY-1QQQ")).toThrow(/^invalid age recipient/);
   });
 });
+
+describe("recipient of an identity on node:crypto", () => {
+  it("is the library's for X25519 identities; other types go to the library", async () => {
+    const { x25519RecipientOf } = await import("./x25519-recipient.ts");
+    const { recipientOf } = await import("./age.ts");
+    for (let i = 0; i < 20; i++) {
+      const x25519 = await generateIdentity();
+      expect(x25519RecipientOf(x25519)).toBe(await identityToRecipient(x25519));
+    }
+    const hybrid = await generateHybridIdentity();
+    expect(x25519RecipientOf(hybrid)).toBeUndefined();
+    expect(await recipientOf(hybrid)).toBe(await identityToRecipient(hybrid));
+    expect(x25519RecipientOf("AGE-SECRET-KEY-1QQQ")).toBeUndefined();
+  });
+});

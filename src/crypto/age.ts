@@ -2,19 +2,22 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { Transform } from "node:stream";
 import type { Readable, TransformCallback } from "node:stream";
-import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
+import type { Decrypter as LibraryDecrypter } from "age-encryption";
 import { DrError, messageOf } from "../errors/index.ts";
 import { NONCE_SIZE, PAYLOAD_TAG_SIZE, payloadDecrypter, payloadEncrypter, payloadKey, sealEmptyPayload, sealPayload, sequencerStream } from "./age-stream.ts";
 import type { ChunkSequencer } from "./age-stream.ts";
 import { type FileStart, startFileWith } from "./age-header.ts";
-import { X25519Recipient, recipientFor } from "./x25519-recipient.ts";
+import { X25519Recipient, recipientFor, x25519RecipientOf } from "./x25519-recipient.ts";
 
 /**
  * age encryption (the format the stock `age` CLI reads) of streams and buffers. node:crypto
  * does X25519, the header and the payload; `age-encryption` reads every header and writes
  * those of other recipient types. Files we write decrypt with `age -d -i KEY`; files
- * `age -e` writes decrypt here.
+ * `age -e` writes decrypt here. The library (and the curves under it) is loaded when first
+ * needed: encrypting to X25519 recipients, the case of `wal push`, never loads it, which
+ * starts that command 0.1 s sooner.
  */
+const library = () => import("age-encryption");
 
 /** First 16 hex of SHA-256 of a recipient: identifies the key in manifests without being it. */
 export function recipientFingerprint(recipient: string): string {
@@ -35,6 +38,7 @@ async function startFile(recipients: readonly string[]): Promise<FileStart> {
   const resolved = recipients.map(recipientFor);
   if (resolved.every((r) => r instanceof X25519Recipient)) return startFileWith(resolved);
   let fileKey: Uint8Array | undefined;
+  const { Encrypter } = await library();
   const encrypter = new Encrypter();
   for (const recipient of resolved) encrypter.addRecipient(recipient);
   encrypter.addRecipient({
@@ -85,8 +89,14 @@ function headerEnd(bytes: Buffer): number {
  * node:crypto. A wrong key, a damaged header or payload is a DrError naming what failed.
  */
 export async function decryptStream(source: Readable, identities: readonly string[], what: string): Promise<Readable> {
-  const decrypter = new Decrypter();
-  for (const identity of identities) decrypter.addIdentity(identity);
+  // Nothing awaits before the source is piped: an error of the source must find the output
+  // listening. The library is loaded meanwhile and first used once the header is in.
+  const decrypter: Promise<LibraryDecrypter> = library().then(({ Decrypter }) => {
+    const made = new Decrypter();
+    for (const identity of identities) made.addIdentity(identity);
+    return made;
+  });
+  decrypter.catch(() => undefined); // reported by the transform below, when the header arrives
   const failed = (error: unknown) =>
     new DrError("DECRYPTION_FAILED", `unable to decrypt backup '${what}': ${messageOf(error)}`, {
       cause: error,
@@ -111,7 +121,7 @@ export async function decryptStream(source: Readable, identities: readonly strin
           done();
           return;
         }
-        decrypter.decryptHeader(head.subarray(0, end)).then(
+        decrypter.then((d) => d.decryptHeader(head.subarray(0, end))).then(
           (fileKey) => {
             try {
               payload = payloadDecrypter(payloadKey(fileKey, head.subarray(end, end + NONCE_SIZE)));
@@ -180,5 +190,5 @@ export async function readIdentityFile(path: string, onWarning: (line: string) =
 
 /** The public recipient (age1...) of an identity. */
 export async function recipientOf(identity: string): Promise<string> {
-  return await identityToRecipient(identity);
+  return x25519RecipientOf(identity) ?? (await (await library()).identityToRecipient(identity));
 }

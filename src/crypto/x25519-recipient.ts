@@ -1,8 +1,7 @@
-import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
+import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { base64nopad, bech32 } from "@scure/base";
-import { Stanza } from "age-encryption";
-import type { Recipient } from "age-encryption";
+import type { Recipient, Stanza } from "age-encryption";
 import { secretKey } from "./age-stream.ts";
 
 /**
@@ -32,7 +31,8 @@ export class X25519Recipient implements Recipient {
     const key = secretKey(new Uint8Array(hkdfSync("sha256", secretKey(secret), salt, "age-encryption.org/v1/X25519", 32)));
     const cipher = createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: 16 });
     const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
-    return [new Stanza(["X25519", base64nopad.encode(share)], body)];
+    // The library's Stanza is these two fields; a plain object keeps the library unloaded.
+    return [{ args: ["X25519", base64nopad.encode(share)], body }];
   }
 }
 
@@ -63,4 +63,25 @@ export function recipientFor(recipient: string): Recipient | string {
     cache.set(recipient, found);
   }
   return found;
+}
+
+/** PKCS#8 DER of an X25519 private key, up to the 32 key bytes (RFC 8410). */
+const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+
+/**
+ * The recipient (age1...) of an X25519 identity (AGE-SECRET-KEY-1...), with node:crypto;
+ * undefined for any other identity type (post-quantum hybrid), which the library handles.
+ */
+export function x25519RecipientOf(identity: string): string | undefined {
+  let decoded: { prefix: string; words: number[] };
+  try {
+    decoded = bech32.decode(identity.toLowerCase() as `${string}1${string}`, false);
+  } catch {
+    return undefined;
+  }
+  const secret = bech32.fromWords(decoded.words);
+  if (decoded.prefix !== "age-secret-key-" || secret.length !== 32) return undefined;
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secret]), format: "der", type: "pkcs8" });
+  const publicKey = Buffer.from(createPublicKey(privateKey).export({ format: "jwk" }).x!, "base64url");
+  return bech32.encode("age", bech32.toWords(publicKey), false);
 }

@@ -2,7 +2,6 @@ import { join } from "node:path";
 import type { DrConfig } from "../config/index.ts";
 import { DrError } from "../errors/index.ts";
 import type { S3Endpoint } from "../storage/s3-endpoint.ts";
-import { startNativeS3 } from "../targets/native/native-s3.ts";
 import { createRepository, externalEndpoint, type Repository, type RepositoryName } from "./repository.ts";
 import { resolveRepositoryKeys } from "./repository-keys.ts";
 
@@ -39,6 +38,9 @@ export async function openRepository(config: DrConfig, options: { endpoint?: S3E
     case "external":
       return createRepository("primary", externalEndpoint(config)!, keys);
     case "native": {
+      // Loaded only here: the server machinery (and the process library under it) is the
+      // embedded workspace's; `wal push` against a bucket starts 0.1 s sooner without it.
+      const { startNativeS3 } = await import("../targets/native/native-s3.ts");
       const s3 = await startNativeS3(WORKSPACE_BUCKET, join(workspaceDir(config), "s3"));
       return createRepository("primary", s3.endpoint, keys, () => s3.stop());
     }

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { generateIdentity, identityToRecipient } from "age-encryption";
 import type { DrConfig } from "../config/index.ts";
-import { readIdentityFile } from "../crypto/age.ts";
+import { readIdentityFile, recipientOf } from "../crypto/age.ts";
 
 /** The keys a repository is opened with; never printed, only where they came from. */
 export interface RepositoryKeys {
@@ -25,7 +24,7 @@ export interface RepositoryKeys {
 export async function resolveRepositoryKeys(config: DrConfig, workspaceDir: string): Promise<RepositoryKeys> {
   if (config.encryption.identityFile) {
     const identities = await readIdentityFile(config.encryption.identityFile);
-    const recipients = config.encryption.recipients.length ? [...config.encryption.recipients] : await Promise.all(identities.map((i) => identityToRecipient(i)));
+    const recipients = config.encryption.recipients.length ? [...config.encryption.recipients] : await Promise.all(identities.map((i) => recipientOf(i)));
     return { recipients, identities, identityFile: config.encryption.identityFile, keySource: `DR_AGE_IDENTITY_FILE (${config.encryption.identityFile})` };
   }
   if (config.encryption.recipients.length > 0 || config.target !== "native") {
@@ -39,10 +38,10 @@ export async function resolveRepositoryKeys(config: DrConfig, workspaceDir: stri
   const file = join(workspaceDir, "age-identity.txt");
   if (!existsSync(file)) {
     await mkdir(workspaceDir, { recursive: true });
-    const identity = await generateIdentity();
-    await writeFile(file, `# dr-drill workspace key for the embedded servers (not for production data)\n# public key: ${await identityToRecipient(identity)}\n${identity}\n`, { mode: 0o600 });
+    const identity = await (await import("age-encryption")).generateIdentity();
+    await writeFile(file, `# dr-drill workspace key for the embedded servers (not for production data)\n# public key: ${await recipientOf(identity)}\n${identity}\n`, { mode: 0o600 });
   }
   const identities = await readIdentityFile(file);
-  const recipients = await Promise.all(identities.map((i) => identityToRecipient(i)));
+  const recipients = await Promise.all(identities.map((i) => recipientOf(i)));
   return { recipients, identities, identityFile: file, keySource: `workspace key ${file}` };
 }
