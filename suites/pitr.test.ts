@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { chown, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ import { checkBaseBackupWal, checkPhysicalBackup } from "../src/components/postg
 import { startRestoredPostgres } from "../src/components/postgres/restored-postgres.ts";
 import { verifyWalArchive } from "../src/components/wal/wal-verify.ts";
 import { listWalArchive } from "../src/components/wal/wal-archive.ts";
-import { startWalStream } from "../src/components/wal/wal-stream.ts";
+import { SPOOL_MARKER, startWalStream } from "../src/components/wal/wal-stream.ts";
 import { buildConfig } from "../src/config/index.ts";
 import { DrError } from "../src/errors/index.ts";
 import { postgresOsUser, runCommand, startCommand } from "../src/exec/index.ts";
@@ -413,6 +413,37 @@ describe("wal stream: a segment pg_receivewal finishes", () => {
   });
 });
 
+
+describe("wal stream: a spool another cluster used", () => {
+  it("is refused before pg_receivewal starts: another system identifier, or WAL past the server's position; the spool is left as it was", async () => {
+    const [a, b] = [await startPitrPostgres({}), await startPitrPostgres({})];
+    cleanups.push(() => a.stop(), () => b.stop());
+    const store = new S3Storage({ ...s3.endpoint, prefix: "stream-spool/" });
+    cleanups.push(async () => store.client.destroy());
+    const spool = join(await scratchDir("pitr-spool-claimed"), "spool");
+    const options = { storage: store, recipients: [recipient], spoolDir: spool, intervalMs: 500 };
+    const streamer = await startWalStream({ ...options, postgres: a.endpoint });
+    for (let i = 0; i < 3; i++) {
+      await query(a.endpoint, `CREATE TABLE t${i} AS SELECT g AS id FROM generate_series(1, 1000) g`);
+      await query(a.endpoint, "SELECT pg_switch_wal()");
+    }
+    await streamer.catchUp(60_000);
+    await streamer.stop();
+    const systemId = async (endpoint: PostgresEndpoint) => (await query<{ id: string }>(endpoint, "SELECT system_identifier::text AS id FROM pg_control_system()"))[0]!.id;
+    const before = (await readdir(spool)).sort();
+    expect(JSON.parse(await readFile(join(spool, SPOOL_MARKER), "utf8")).systemIdentifier).toBe(await systemId(a.endpoint));
+    const other = await failure(startWalStream({ ...options, postgres: b.endpoint }));
+    expect(other.code).toBe("CONFIG_INVALID");
+    expect(other.message).toBe(`unable to start WAL stream 'dr_drill': spool '${spool}' belongs to another cluster (system identifier ${await systemId(a.endpoint)}; this server's is ${await systemId(b.endpoint)})`);
+    expect(other.hint).toContain("its own --spool folder");
+    // A spool from before the marker existed: its newest WAL lies past the other server's position.
+    await rm(join(spool, SPOOL_MARKER));
+    const past = await failure(startWalStream({ ...options, postgres: b.endpoint }));
+    expect(past.message).toMatch(/spool '.+' holds WAL up to 0{7}1[0-9A-F]{16}(\.partial)?, past this server's current position \(segment 1\): it is another cluster's/);
+    expect((await readdir(spool)).sort()).toEqual(before.filter((name) => name !== SPOOL_MARKER));
+    expect(await query(b.endpoint, "SELECT slot_name FROM pg_replication_slots")).toEqual([]);
+  });
+});
 
 /**
  * A TCP proxy in front of the S3 endpoint that can go down (connections refused, open

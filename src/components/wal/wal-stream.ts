@@ -1,5 +1,5 @@
 import { type FSWatcher, watch } from "node:fs";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connectPostgres, postgresEnv } from "../../clients/index.ts";
@@ -10,7 +10,7 @@ import type { Storage } from "../../storage/storage.ts";
 import { sha256Hex } from "../../streams/hash-stream.ts";
 import type { PostgresEndpoint } from "../../clients/endpoints.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
-import { parseLsn, parseWalFileName, walKey } from "./wal-names.ts";
+import { parseLsn, parseWalFileName, segmentOfLsn, walKey } from "./wal-names.ts";
 import { pushWalFile } from "./wal-push.ts";
 
 export interface WalStreamOptions {
@@ -60,6 +60,49 @@ export interface WalStreamer extends AsyncDisposable {
 }
 
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+/** The spool's owner, written on its first use: the server's system identifier. */
+export const SPOOL_MARKER = "dr-drill-spool.json";
+
+/** The server's system identifier and WAL position: IDENTIFY_SYSTEM on a replication connection (the REPLICATION role pg_receivewal needs). */
+async function identifySystem(postgres: PostgresEndpoint, signal: AbortSignal | undefined): Promise<{ systemId: string; position: bigint }> {
+  const { stdout } = await runCommand(findBinary("psql"), ["-X", "-A", "-t", "-F", " ", "-c", "IDENTIFY_SYSTEM", "replication=true"], { env: postgresEnv(postgres), timeoutMs: 60_000, signal });
+  const [systemId, , position] = stdout.trim().split(" ");
+  if (!systemId || !position) throw new Error(`IDENTIFY_SYSTEM answered '${stdout.trim()}'`);
+  return { systemId, position: parseLsn(position) };
+}
+
+/**
+ * Refuse a spool that holds another cluster's WAL: pg_receivewal resumes from the newest
+ * file in its folder, so a spool left by another server (or by this one before it was
+ * restored from an older backup) makes it wait for a position the server never reaches, and
+ * nothing is uploaded. The spool records the system identifier of the server it serves
+ * (SPOOL_MARKER, on first use); a different one, or WAL in it past the server's current
+ * position, stops the stream before it starts, naming the folder.
+ */
+async function claimSpool(spoolDir: string, postgres: PostgresEndpoint, slot: string, signal: AbortSignal | undefined): Promise<void> {
+  const server = await identifySystem(postgres, signal);
+  const markerFile = join(spoolDir, SPOOL_MARKER);
+  const marker = await readFile(markerFile, "utf8").then((text) => JSON.parse(text) as { systemIdentifier?: string }, () => undefined);
+  const refuse = (why: string) =>
+    new DrError("CONFIG_INVALID", unable("start WAL stream", slot, `spool '${spoolDir}' ${why}`), {
+      hint: "give each server its own --spool folder; move this one away once 'dr-drill wal verify' shows its WAL is in the repository",
+      exitCode: 2,
+    });
+  if (marker?.systemIdentifier !== undefined && marker.systemIdentifier !== server.systemId) {
+    throw refuse(`belongs to another cluster (system identifier ${marker.systemIdentifier}; this server's is ${server.systemId})`);
+  }
+  const files = (await readdir(spoolDir)).filter((name) => parseWalFileName(name)?.kind === "segment" || parseWalFileName(name)?.kind === "partial").sort();
+  const newest = files.at(-1);
+  if (newest) {
+    const bytes = (await stat(join(spoolDir, newest))).size;
+    const segment = parseWalFileName(newest, bytes)?.segment;
+    const current = segmentOfLsn(server.position, bytes);
+    if (segment !== undefined && segment > current) {
+      throw refuse(`holds WAL up to ${newest}, past this server's current position (segment ${current.toString(16).toUpperCase()}): it is another cluster's, or this server was restored from an older backup`);
+    }
+  }
+  if (!marker) await writeFile(markerFile, `${JSON.stringify({ systemIdentifier: server.systemId, claimedAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+}
 /** Finished segments uploaded at once. */
 const UPLOAD_CONCURRENCY = 3;
 
@@ -84,6 +127,7 @@ export async function startWalStream(options: WalStreamOptions): Promise<WalStre
     });
   }
   await mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
+  await claimSpool(options.spoolDir, options.postgres, slot, options.signal);
   const tool = findBinary("pg_receivewal");
   const env = postgresEnv(options.postgres);
   await runCommand(tool, ["--create-slot", "--if-not-exists", "--slot", slot, "--no-password"], { env, timeoutMs: 60_000, signal: options.signal });
