@@ -6,17 +6,15 @@ import { childWriteErrorCode } from "./local-disk.ts";
 /** Bounds an age child that stopped making progress; a 10 GB restore's takes minutes. */
 const AGE_TIMEOUT_MS = 12 * 3_600_000;
 
-/** The variable that carries the identities into the shell below (and no further). */
-const IDENTITIES_VAR = "DR_AGE_DECRYPT_IDENTITIES";
-
 /**
- * Start `age -d -i /dev/fd/3` with its identities on descriptor 3: a here-document, which
- * the shell fills from a variable it unsets before exec, so the key is in no argv, no file
- * and not in age's own environment. (A Node child's stdio "pipe" is a socket, which age
- * cannot open as /dev/fd/3; a here-document is a pipe, or a deleted temp file in shells
- * that write large ones out, which age can.) `$0` is age's path.
+ * Start `age -d -i /dev/fd/3` with its identities on descriptor 3: this process hands them to
+ * the shell on descriptor 3 (fd3Input, a socket), and the shell's here-document reads them
+ * from there and puts them back on descriptor 3 as a pipe, so the key is in no argv, no file
+ * and no environment. (A Node child's stdio "pipe" is a socket, which age cannot open as
+ * /dev/fd/3; a here-document is a pipe, or a deleted temp file in shells that write large
+ * ones out, which age can.) `$0` is age's path.
  */
-const AGE_SCRIPT = `keys=$${IDENTITIES_VAR}; unset ${IDENTITIES_VAR}; exec "$0" -d -i /dev/fd/3 3<<EOF\n$keys\nEOF\n`;
+const AGE_SCRIPT = 'exec "$0" -d -i /dev/fd/3 3<<EOF\n$(cat <&3)\nEOF\n';
 
 /** The stock `age`, or undefined when it is not installed (decryption then stays in this process). */
 export function findAge(): string | undefined {
@@ -45,7 +43,7 @@ function ageReason(stderr: string): string | undefined {
  * (EPIPE when the reader went away first, ENOSPC for a full disk), as the stock zstd's does.
  */
 export function startAgeDecrypt(age: string, identities: readonly string[], outFd: number, what: string, signal?: AbortSignal): AgeDecryptor {
-  const child = startCommand("sh", ["-c", AGE_SCRIPT, age], { env: { [IDENTITIES_VAR]: identities.join("\n") }, stdout: outFd, timeoutMs: AGE_TIMEOUT_MS, signal });
+  const child = startCommand("sh", ["-c", AGE_SCRIPT, age], { fd3Input: new TextEncoder().encode(`${identities.join("\n")}\n`), stdout: outFd, timeoutMs: AGE_TIMEOUT_MS, signal });
   const stdin = child.stdin!;
   stdin.on("error", () => undefined);
   const exited = child.then((result) => {

@@ -21,6 +21,8 @@ export interface RunOptions {
   asUser?: OsUser;
   /** Data written to stdin. */
   input?: string | Uint8Array;
+  /** Bytes the child reads on descriptor 3 (a socket): a secret it needs, never in argv or the environment. */
+  fd3Input?: Uint8Array;
   /** Keep stdout as a stream instead of buffering it (for dumps), or a file descriptor the child writes to itself (a file, another child's stdin: childStdinFd). */
   stdout?: "pipe" | "ignore" | "inherit" | number;
   /** Append stdout and stderr to this file instead (long-running servers). */
@@ -128,11 +130,14 @@ export function childStdinFd(stdin: Writable): number {
  * in env. The returned subprocess can be streamed (stdout) or awaited.
  */
 export function startCommand(name: string, args: readonly string[], options: RunOptions = {}): ResultPromise {
+  // execa passes a file descriptor number to the child as it is; its types only name 1..9.
+  const stdout = options.logFile ? { file: options.logFile, append: true } : typeof options.stdout === "number" ? (options.stdout as 1) : (options.stdout ?? "pipe");
+  const stderr = options.logFile ? { file: options.logFile, append: true } : ("pipe" as const);
+  // execa takes a descriptor past stderr only in a whole stdio array.
+  const streams = options.fd3Input ? { stdio: ["pipe", stdout, stderr, options.fd3Input] as const } : { stdout, stderr };
   return execa(resolveFile(name), [...args], {
     ...commonOptions(options),
-    // execa passes a file descriptor number to the child as it is; its types only name 1..9.
-    stdout: options.logFile ? { file: options.logFile, append: true } : typeof options.stdout === "number" ? (options.stdout as 1) : (options.stdout ?? "pipe"),
-    stderr: options.logFile ? { file: options.logFile, append: true } : "pipe",
+    ...streams,
     // A streamed stdout is consumed by the caller; buffering it too would hold the whole dump.
     buffer: { stdout: !options.logFile && (options.stdout ?? "pipe") === "pipe" && !options.streamStdout, stderr: true },
   });
