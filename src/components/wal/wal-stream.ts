@@ -91,7 +91,7 @@ async function claimSpool(spoolDir: string, postgres: PostgresEndpoint, slot: st
   if (marker?.systemIdentifier !== undefined && marker.systemIdentifier !== server.systemId) {
     throw refuse(`belongs to another cluster (system identifier ${marker.systemIdentifier}; this server's is ${server.systemId})`);
   }
-  const files = (await readdir(spoolDir)).filter((name) => parseWalFileName(name)?.kind === "segment" || parseWalFileName(name)?.kind === "partial").sort();
+  const files = (await readdir(spoolDir)).filter((name) => ["segment", "partial"].includes(parseWalFileName(name)?.kind ?? "")).sort();
   const newest = files.at(-1);
   if (newest) {
     const bytes = (await stat(join(spoolDir, newest))).size;
