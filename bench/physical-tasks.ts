@@ -133,7 +133,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
     name: "node bin/dr-drill.js restore postgres --physical --latest --verify",
     group: "postgres-restore",
     command: `DR_TARGET=external … ${describeCli(["restore", "postgres", "--physical", "--into", "NEWDIR", "--latest", "--verify"])}`,
-    notes: "newest base backup (S3 | age -d in-process | zstd -d | tar -x, no temp copy) plus its WAL, unpacked while fetched and flushed to disk as it goes, started until promoted, smoke checks (the whole cluster)",
+    notes: "newest base backup (curl | age -d | zstd -d | tar -x, signed by dr-drill, no temp copy) plus its WAL, unpacked while fetched and flushed to disk as it goes, started until promoted, smoke checks (the whole cluster)",
     inputBytes: databaseBytes,
     facts: [],
     beforeEach: async () => {

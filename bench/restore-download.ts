@@ -129,7 +129,7 @@ async function main(): Promise<void> {
       task("download-step", "dr-drill's download step (downloadPartToFile, 4 MiB write buffer)", "GET | sha256 | age -d | sha256 -> FILE", async () => {
         await downloadPartToFile({ storage, part, backupId: manifest.id, identities, encrypted: true }, out);
       }),
-      task("download-step-age", "dr-drill's download step as a restore runs it (the stock age -d writing the file)", "GET | sha256 -> age -d -> FILE", async () => {
+      task("download-step-age", "dr-drill's download step as a restore runs it (curl into the stock age -d, which writes the file)", "curl (signed GET) | age -d -> FILE", async () => {
         await downloadPartToFile({ storage, part, backupId: manifest.id, identities, encrypted: true, decryptInChild: true }, out);
       }),
       task("rclone-age", "rclone cat | age -d > FILE", "rclone cat drbench:BUCKET/KEY | age -d -i KEY -o FILE", () => rcloneCatAge(rcloneEnv, bucket, part.key, keys.file, out)),

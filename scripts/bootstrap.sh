@@ -84,6 +84,8 @@ need promtool prometheus
 # rclone fetches WAL in the test that restores a base backup with stock tools only.
 need rclone rclone
 need zstd zstd
+# curl streams a base backup or dump from S3 into age during a restore (without it the download stays in dr-drill's process).
+need curl curl
 # pgBackRest: the physical backup/restore `pnpm bench` compares dr-drill with (rclone is always installed).
 if [ "$want_bench" = 1 ]; then
   need pgbackrest pgbackrest

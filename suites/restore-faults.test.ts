@@ -1,5 +1,6 @@
 // Faults of the restore half: a second restore never destroys a promoted database, a failed
 // restore leaves nothing that blocks the retry, a full local disk says so.
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,7 +24,7 @@ import { readIdentityFile } from "../src/crypto/age.ts";
 import { isDrError, type DrError } from "../src/errors/index.ts";
 import { makeTempDir, removeTempDir, tempRoot as tempRootOf } from "../src/lifecycle/index.ts";
 import type { BackupManifest } from "../src/manifest/index.ts";
-import { createStorage, S3Storage } from "../src/storage/index.ts";
+import { createStorage, S3Storage, type SignedRequest } from "../src/storage/index.ts";
 import type { PostgresEndpoint } from "../src/targets/index.ts";
 import { startNativeS3 } from "../src/targets/index.ts";
 import { startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
@@ -249,11 +250,18 @@ describe("restore faults", () => {
 
     // (The stock age decrypts a restore's dump into the file itself, so its stored SHA-256 is
     // what the restore recomputes; the plain one is verify's: download-part.test.ts.)
-    it("a dump whose SHA-256 does not match: INTEGRITY_FAILED, pg_restore never fed, the database created meanwhile dropped, no dump left", async () => {
-      const forged: BackupManifest = { ...pgManifest, parts: [{ ...pgManifest.parts[0]!, sha256: "0".repeat(64) }] };
+    it("a dump damaged in storage: INTEGRITY_FAILED naming its SHA-256 mismatch, pg_restore never fed, the database created meanwhile dropped, no dump left", async () => {
+      // One byte flipped in a copy of the stored dump, which the manifest then names: age stops at the damaged chunk, and the object hashed again tells why.
+      const part = pgManifest.parts[0]!;
+      const stored = Buffer.concat(await (await fx.storage.get(part.key)).toArray());
+      stored[stored.length - 1000] = (stored[stored.length - 1000] ?? 0) ^ 0x01;
+      const damagedKey = part.key.replace(/[^/]+$/, "damaged.age");
+      await fx.storage.put(damagedKey, stored);
+      const forged: BackupManifest = { ...pgManifest, parts: [{ ...part, key: damagedKey }] };
       const err = await drErrorOf(restorePostgres({ storage: fx.storage, manifest: forged, identities: [fx.identity], into: { ...fx.target.postgres, database: "restored_forged" }, source: fx.target.postgres, jobs: 2 }));
+      await fx.storage.delete(damagedKey);
       expect(err.code).toBe("INTEGRITY_FAILED");
-      expect(err.message).toContain(`unable to verify backup '${pgManifest.id}': SHA-256 mismatch on '${pgManifest.parts[0]!.key}': expected ${"0".repeat(64)}, got ${pgManifest.parts[0]!.sha256}`);
+      expect(err.message).toContain(`unable to verify backup '${pgManifest.id}': SHA-256 mismatch on '${damagedKey}': expected ${part.sha256}, got ${createHash("sha256").update(stored).digest("hex")}`);
       expect(err.message).toContain("Nothing of this restore was left behind: the half-restored database 'restored_forged' was dropped and the decrypted dump was removed.");
       expect(await commentOf("restored_forged")).toBeUndefined();
       expect(readdirSync(tempRootOf()).filter((d) => d.startsWith("dr-drill-pg-restore-"))).toEqual([]);
@@ -356,10 +364,16 @@ describe("restore faults", () => {
       try {
         const dir = join(disk, "redis");
         /** Something else fills the disk after the free-space check, as the download starts. */
+        const fill = () => writeFile(join(disk, "filler"), Buffer.alloc(size - 4096)).catch(() => undefined);
+        // The download goes through curl (signedGet) when it is installed, through get() otherwise.
         class FillingStorage extends S3Storage {
           override async get(key: string, options?: { signal?: AbortSignal }): Promise<Readable> {
-            await writeFile(join(disk, "filler"), Buffer.alloc(size - 4096)).catch(() => undefined);
+            await fill();
             return await super.get(key, options);
+          }
+          override async signedGet(key: string): Promise<SignedRequest | undefined> {
+            await fill();
+            return await super.signedGet(key);
           }
         }
         const storage = new FillingStorage(fx.target.s3);

@@ -2,13 +2,14 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import type { FauxqsServer } from "fauxqs";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open as openFile, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import type { IncomingHttpHeaders, Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findCurl, startCurlGet } from "../src/components/curl-child.ts";
 import { DrError } from "../src/errors/index.ts";
 import { S3Storage } from "../src/storage/index.ts";
 import type { S3StorageOptions } from "../src/storage/index.ts";
@@ -111,6 +112,42 @@ function putsOf(storage: S3Storage, key: string): typeof seen {
 function open(options: S3StorageOptions = {}, overrides: Partial<S3Endpoint> = {}): S3Storage {
   return new S3Storage(createEndpoint(overrides), { maxAttempts: 3, ...options });
 }
+
+describe("S3Storage signedGet (the request the stock curl sends for a restore)", () => {
+  it("is a GET signed for exactly its headers and this secret, which curl sends as it is and gets the object's bytes", async (ctx) => {
+    const curl = findCurl();
+    if (!curl) return ctx.skip("curl is not installed (bash scripts/bootstrap.sh installs it)");
+    using storage = open();
+    const body = randomBytes(300_000);
+    await storage.put("postgres/b1/base.tar.zst.age", body);
+    const request = await storage.signedGet("postgres/b1/base.tar.zst.age");
+    expect(request?.url).toBe(`http://127.0.0.1:${proxyPort}/${BUCKET}/${storage.endpoint.prefix}postgres/b1/base.tar.zst.age`);
+    expect(JSON.stringify(request)).not.toContain(SECRET);
+    const out = await mkdtemp(join(tmpdir(), "dr-signed-get-"));
+    try {
+      const handle = await openFile(join(out, "object"), "w");
+      try {
+        expect(await startCurlGet(curl, request!, handle.fd).exited).toEqual({ status: 200, bytes: body.length });
+      } finally {
+        await handle.close();
+      }
+      expect(await readFile(join(out, "object"))).toEqual(body);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    const get = seen.filter((entry) => entry.method === "GET" && entry.url === new URL(request!.url).pathname).at(-1)!;
+    const authorization = String(get.headers.authorization);
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)![1]!.split(";");
+    expect(signedHeaders).toEqual(["host", "x-amz-content-sha256", "x-amz-date"]);
+    const signed = Object.fromEntries(signedHeaders.map((name) => [name, String(get.headers[name])]));
+    expect(authorization).toBe(await signS3Request({ method: "GET", path: get.url, headers: signed, payloadSha256: sha256Of(new Uint8Array()), region: "us-east-1", accessKeyId: "direct", secretAccessKey: SECRET, amzDate: String(get.headers["x-amz-date"]) }));
+  });
+
+  it("makes none for AWS's virtual-hosted addressing (the restore then downloads through the SDK)", async () => {
+    using storage = open({}, { forcePathStyle: false });
+    expect(await storage.signedGet("postgres/b1/base.tar.zst.age")).toBeUndefined();
+  });
+});
 
 describe("S3Storage direct put (small buffer, caller's SHA-256)", () => {
   it("sends one request signed over the caller's SHA-256 with a CRC32, and stores the bytes", async () => {

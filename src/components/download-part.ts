@@ -8,7 +8,9 @@ import type { BackupManifest, StoredPart } from "../manifest/index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { HashingStream, hashStream } from "../streams/hash-stream.ts";
 import { childFdOf, fileChildInput } from "../streams/child-input.ts";
+import { childStdinFd } from "../exec/index.ts";
 import { findAge, startAgeDecrypt } from "./age-child.ts";
+import { bytesOfFailure, findCurl, startCurlGet } from "./curl-child.ts";
 import { brokenPipe, localWriteCode, localWriteError } from "./local-disk.ts";
 
 export interface DownloadOptions {
@@ -71,6 +73,21 @@ function mismatch(options: DownloadOptions, what: string, expected: string, actu
   });
 }
 
+/**
+ * Throw the story of a failed download: the local side's failure (disk full, quota, the
+ * reading process gone: not the backup's fault, so no second download; a writer that broke
+ * its pipe because its reader failed first tells the reader's failure), else a corrupt
+ * object named by its hash mismatch (a second download), else the error itself.
+ */
+async function failed(options: DownloadOptions, error: unknown, sinkError: unknown): Promise<never> {
+  const local = brokenPipe(error) && sinkError ? sinkError : (sinkError ?? error);
+  if (localWriteCode(local) || brokenPipe(local)) throw local;
+  const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
+  if (corrupt) throw corrupt;
+  if (error instanceof DrError) throw error;
+  throw new DrError("INTEGRITY_FAILED", `unable to read backup '${options.backupId}' part '${options.part.key}': ${messageOf(error)}`, { cause: error });
+}
+
 /** Hash the stored object again (a second download) to tell corruption from other faults. */
 async function checkStoredHash(options: DownloadOptions): Promise<DrError | undefined> {
   try {
@@ -97,6 +114,39 @@ async function decryptInChild(options: DownloadOptions, age: string, storedSide:
   }
   sink.end();
   await finished(sink);
+}
+
+/**
+ * The stored bytes fetched by the stock curl straight into the stock age's stdin (a signed
+ * GET the storage made), age decrypting into the sink's descriptor: neither the stored nor
+ * the plain bytes pass through this process, whose CPU the pipeline needs on a 2-core host
+ * (a 1.1 GB cluster's base backup unpacked in 4.1-4.6 s against 4.5-5.3 s with the download
+ * and the stored hash here, 4 interleaved rounds). The stored SHA-256 is then not recomputed;
+ * what is checked: the stored size, age's authentication of every chunk and of the end of
+ * the stream (a damaged, cut or extended object fails, and the caller then hashes it again
+ * to name it), zstd's frame checksums; `dr-drill verify` recomputes both hashes.
+ * Resolves with the stored bytes, or undefined when there is no curl, no signed request,
+ * or curl delivered nothing (refused, unreachable, a CA only this process trusts): the
+ * caller then downloads through get(), which retries and explains.
+ */
+async function curlIntoAge(options: DownloadOptions, age: string, fd: number): Promise<number | undefined> {
+  const curl = findCurl();
+  const request = curl ? await options.storage.signedGet?.(options.part.key) : undefined;
+  if (!curl || !request) return undefined;
+  const child = startAgeDecrypt(age, options.identities, fd, options.backupId, options.signal);
+  // Settled from the start: age may fail (a wrong key) long before curl is done.
+  const ageFailure = child.exited.then(() => undefined, (error: unknown) => error ?? new Error("age failed"));
+  const get = startCurlGet(curl, request, childStdinFd(child.stdin), { signal: options.signal, onProgress: options.onProgress });
+  const fetched = await get.exited.then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
+  // curl held a copy of this process's end of age's stdin; ending it lets age see the end of its input.
+  child.stdin.end();
+  const decrypted = await ageFailure;
+  if ("error" in fetched) {
+    if (bytesOfFailure(fetched.error) === 0) return undefined;
+    throw decrypted ?? fetched.error;
+  }
+  if (decrypted) throw decrypted;
+  return fetched.outcome.bytes;
 }
 
 /**
@@ -131,6 +181,21 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
   sink.once("error", (error) => {
     sinkError ??= error;
   });
+  let curled: number | undefined;
+  try {
+    curled = age ? await curlIntoAge(options, age, fd!) : undefined;
+    if (curled !== undefined) {
+      sink.end();
+      await finished(sink);
+    }
+  } catch (error) {
+    sink.destroy();
+    await failed(options, error, sinkError);
+  }
+  if (curled !== undefined) {
+    if (curled !== options.part.size) throw mismatch(options, "size", String(options.part.size), String(curled));
+    return { storedBytes: curled, plainBytes: options.part.plainSize };
+  }
   try {
     body = await options.storage.get(options.part.key, { signal: options.signal });
     const storedSide = body.pipe(stored);
@@ -147,14 +212,7 @@ export async function downloadPart(options: DownloadOptions, sink: Writable): Pr
     body?.destroy();
     stored.destroy();
     sink.destroy();
-    // The local side failed (disk full, quota, the reading process gone): not the backup's fault, so no second download.
-    // (A writer that broke its pipe because its reader failed first: the reader's failure is the story.)
-    const local = brokenPipe(error) && sinkError ? sinkError : (sinkError ?? error);
-    if (localWriteCode(local) || brokenPipe(local)) throw local;
-    const corrupt = options.checkStored === false ? undefined : await checkStoredHash(options);
-    if (corrupt) throw corrupt;
-    if (error instanceof DrError) throw error;
-    throw new DrError("INTEGRITY_FAILED", `unable to read backup '${options.backupId}' part '${options.part.key}': ${messageOf(error)}`, { cause: error });
+    await failed(options, error, sinkError);
   }
   if (options.checkStored !== false) {
     if (stored.bytes !== options.part.size) throw mismatch(options, "size", String(options.part.size), String(stored.bytes));

@@ -67,6 +67,12 @@ export interface IncompleteUpload {
   bytes?: number;
 }
 
+/** An HTTP request another program can send as it is: the URL and every header (the signature among them). */
+export interface SignedRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
 export interface PutOptions {
   /** User metadata to store with the object: names are lower-cased; values printable ASCII (S3 headers). */
   metadata?: Record<string, string>;
@@ -100,6 +106,12 @@ export interface Storage {
   put(key: string, body: Readable | Uint8Array | string, options?: PutOptions): Promise<{ size: number }>;
   /** Stream an object; throws DrError STORAGE_NOT_FOUND when absent. */
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * A signed HTTP GET of the object for a stock downloader (curl) to send itself, so its
+   * bytes need not pass through this process; undefined when the driver cannot make one
+   * (then get() is the way). Errors of that request are the caller's to explain: get() again.
+   */
+  signedGet?(key: string): Promise<SignedRequest | undefined>;
   /** Object details, or undefined when absent. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /**

@@ -209,8 +209,9 @@ async function unpackBase(options: PhysicalRestoreOptions, backup: BackupManifes
 
 /**
  * Restore a physical base backup to a point in time, leaving a self-contained data
- * directory: the base backup chosen for the target is streamed (download -> stored SHA-256 ->
- * age -> plain SHA-256 -> zstd -d when compressed -> `tar -x`), and at the same time the WAL recovery needs is fetched,
+ * directory: the base backup chosen for the target is streamed (curl or this process's
+ * download -> the stock age -> zstd -d when compressed -> `tar -x`, as downloadPart checks
+ * it), and at the same time the WAL recovery needs is fetched,
  * hash-checked and decrypted into `<dir>/dr-drill-wal/`. postgresql.auto.conf gets a
  * restore_command that copies from that folder (relative to the data directory), the
  * recovery target, recovery_target_action = promote and archive_mode = off (the restored

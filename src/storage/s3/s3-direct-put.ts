@@ -4,6 +4,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { crc32 } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { SignedRequest } from "../storage.ts";
 import { encodeSegment, signS3Request, toAmzDate } from "./s3-sigv4.ts";
 
 /** One small object to store in a single request. */
@@ -30,6 +31,8 @@ export interface DirectPutTuning {
 const RETRYABLE_CODES = new Set(["SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "Throttling", "ThrottlingException", "RequestThrottled"]);
 const RETRYABLE_NETWORK = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT", "ECONNABORTED", "EAI_AGAIN"]);
 const MAX_BACKOFF_MS = 20_000;
+/** SHA-256 of an empty body (a GET's payload hash, as the SDK signs it). */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /** An error shaped like the SDK's: the S3 code as `name`, the HTTP status in $metadata. */
 function s3Error(status: number, text: string): Error {
@@ -97,13 +100,47 @@ export class S3DirectPut implements Disposable {
     }
   }
 
+  /** The request path of an object: the endpoint's own path, the bucket, the key, each segment encoded. */
+  #pathOf(bucket: string, key: string): string {
+    const basePath = this.#base.pathname.replace(/\/+$/, "");
+    return `${basePath}/${encodeSegment(bucket)}/${key.split("/").map(encodeSegment).join("/")}`;
+  }
+
+  /** The x-amz-date of a request signed now, on the server's clock as the SDK client knows it. */
+  #amzDate(): string {
+    return toAmzDate(Date.now() + (this.#client.config.systemClockOffset ?? 0));
+  }
+
+  /**
+   * A signed GetObject request for another program to send (the stock curl streaming a base
+   * backup into age): the URL and the headers, authorization included. The signature is
+   * valid for a few minutes and for this object only; the secret key is not in it.
+   */
+  async signGet(bucket: string, key: string): Promise<SignedRequest> {
+    const identity = await this.#client.config.credentials();
+    const path = this.#pathOf(bucket, key);
+    const amzDate = this.#amzDate();
+    const headers: Record<string, string> = { host: this.#base.host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": amzDate };
+    if (identity.sessionToken) headers["x-amz-security-token"] = identity.sessionToken;
+    headers.authorization = await signS3Request({
+      method: "GET",
+      path,
+      headers,
+      payloadSha256: EMPTY_SHA256,
+      region: this.#region,
+      accessKeyId: identity.accessKeyId,
+      secretAccessKey: identity.secretAccessKey,
+      amzDate,
+    });
+    const { host: _host, ...sent } = headers;
+    return { url: `${this.#base.protocol}//${this.#base.host}${path}`, headers: sent };
+  }
+
   /** One signed attempt. */
   async #send(put: DirectPutRequest, crc: string): Promise<void> {
     const identity = await this.#client.config.credentials();
-    const basePath = this.#base.pathname.replace(/\/+$/, "");
-    const path = `${basePath}/${encodeSegment(put.bucket)}/${put.key.split("/").map(encodeSegment).join("/")}`;
-    const offset = this.#client.config.systemClockOffset ?? 0;
-    const amzDate = toAmzDate(Date.now() + offset);
+    const path = this.#pathOf(put.bucket, put.key);
+    const amzDate = this.#amzDate();
     const headers: Record<string, string> = {
       host: this.#base.host,
       "content-length": String(put.body.byteLength),

@@ -16,7 +16,7 @@ import type { BucketLocationConstraint, ObjectLockRetentionMode, S3Client } from
 import { Readable } from "node:stream";
 import { DrError, isDrError, messageOf, unable } from "../../errors/index.ts";
 import type { S3Endpoint } from "../s3-endpoint.ts";
-import type { ImmutabilityReport, IncompleteUpload, ObjectInfo, PutOptions, Storage, StorageCapabilities, StoredObject } from "../storage.ts";
+import type { ImmutabilityReport, IncompleteUpload, ObjectInfo, PutOptions, SignedRequest, Storage, StorageCapabilities, StoredObject } from "../storage.ts";
 import { readStorageNow } from "../storage-clock.ts";
 import { toReadable } from "../storage-body.ts";
 import { createCancelledError, createNotFoundError } from "../storage-errors.ts";
@@ -229,6 +229,12 @@ export class S3Storage implements Storage, Disposable {
       if (isNotFound(error)) throw createNotFoundError(where, error);
       throw this.#explain("get object", where, error);
     }
+  }
+
+  // Path-style custom endpoints only (the requests S3DirectPut signs); AWS's virtual-hosted addressing stays with get().
+  async signedGet(key: string): Promise<SignedRequest | undefined> {
+    validateKey(key);
+    return this.#direct?.signGet(this.endpoint.bucket, this.#fullKey(key));
   }
 
   // HeadObject; a 404 means absent.
