@@ -1,4 +1,5 @@
-import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,5 +70,48 @@ describe("indexArchiveOffsets", () => {
     const text = join(dir, "not-an-archive.sql");
     await writeFile(text, "-- PostgreSQL database dump\n");
     expect(await indexArchiveOffsets(text)).toEqual({ skipped: "not a pg_dump archive (no PGDMP magic)" });
+  });
+
+  describe("reading right behind a writer (writing: the download still under way)", () => {
+    /** Write `bytes` to `path` in pieces with pauses, as a download does; the file appears only after a pause. */
+    async function writeSlowly(path: string, bytes: Buffer, pieces: number): Promise<void> {
+      await sleep(30);
+      await writeFile(path, "");
+      const step = Math.ceil(bytes.length / pieces);
+      for (let at = 0; at < bytes.length; at += step) {
+        await appendFile(path, bytes.subarray(at, at + step));
+        await sleep(15);
+      }
+    }
+
+    it("gives the same file as indexing it once complete, and writes nothing before the writer is done", async () => {
+      const bytes = await readFile(data("archive-pipe-z0.dump"));
+      const path = join(dir, "growing.dump");
+      let allWritten = false;
+      // The last byte is written, then the download is checked (its SHA-256) before it resolves.
+      const written = writeSlowly(path, bytes, 9).then(() => {
+        allWritten = true;
+      });
+      const writing = written.then(() => sleep(150));
+      const index = indexArchiveOffsets(path, { writing });
+      await sleep(60);
+      expect(allWritten).toBe(false);
+      await written;
+      await sleep(100);
+      // The scan is done by now, but the download is not checked yet: the TOC is as downloaded.
+      expect((await readFile(path)).equals(bytes)).toBe(true);
+      expect(await index).toEqual({ indexed: 4, dataBlocks: 4 });
+      expect((await readFile(path)).equals(await readFile(data("archive-file-z0.dump")))).toBe(true);
+    });
+
+    it("a writer that fails: the index is abandoned with the writer's error, the file left as written", async () => {
+      const bytes = await readFile(data("archive-pipe-z0.dump"));
+      const path = join(dir, "failing.dump");
+      const writing = writeSlowly(path, bytes.subarray(0, 9_000), 3).then(() => {
+        throw new Error("the download failed");
+      });
+      await expect(indexArchiveOffsets(path, { writing })).rejects.toThrow("the download failed");
+      expect((await readFile(path)).equals(bytes.subarray(0, 9_000))).toBe(true);
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /**
  * pg_dump's custom format (`-Fc`) records, in its table of contents, where each table's data
@@ -32,7 +33,17 @@ export type ArchiveIndex = { indexed: number; dataBlocks: number } | { skipped: 
 
 class NotIndexable extends Error {}
 
-/** Reads an open file through one window; ints and strings in pg_dump's encoding. */
+/** How long the reader waits for a file still being written to grow, ms. */
+const GROW_WAIT_MS = 20;
+
+/** The writer of a file still being written failed: the index is abandoned (the writer's failure is the story). */
+class WriterFailed extends Error {}
+
+/**
+ * Reads an open file through one window; ints and strings in pg_dump's encoding. A file still
+ * being written (`writing` pending) is read right behind its writer: a read past its current
+ * end waits for it to grow, or for the writer to finish.
+ */
 class ArchiveReader {
   private readonly window = Buffer.alloc(WINDOW_BYTES);
   private start = 0;
@@ -40,21 +51,47 @@ class ArchiveReader {
   pos = 0;
   intSize = 4;
   private readonly file: FileHandle;
-  readonly size: number;
+  private readonly writing: Promise<unknown> | undefined;
+  private settled: "ok" | "failed" | undefined;
 
-  constructor(file: FileHandle, size: number) {
+  constructor(file: FileHandle, writing: Promise<unknown> | undefined) {
     this.file = file;
-    this.size = size;
+    this.writing = writing;
+    writing?.then(() => (this.settled = "ok"), () => (this.settled = "failed"));
+  }
+
+  /** Wait until the file may have grown: false once its writer is done (or there is none), so its size is final. */
+  private async grow(): Promise<boolean> {
+    if (!this.writing || this.settled === "ok") return false;
+    if (this.settled === "failed") throw new WriterFailed();
+    await Promise.race([this.writing.catch(() => undefined), sleep(GROW_WAIT_MS)]);
+    if (this.settled === "failed") throw new WriterFailed();
+    return true;
   }
 
   /** Make `n` bytes from pos readable from the window. */
   async need(n: number): Promise<void> {
     if (this.pos >= this.start && this.pos + n <= this.end) return;
-    if (this.pos + n > this.size) throw new NotIndexable(`the archive ends at byte ${this.size}, inside a block that needs ${n} bytes at ${this.pos}`);
-    const { bytesRead } = await this.file.read(this.window, 0, WINDOW_BYTES, this.pos);
-    this.start = this.pos;
-    this.end = this.pos + bytesRead;
-    if (this.pos + n > this.end) throw new NotIndexable(`short read at byte ${this.pos}`);
+    for (;;) {
+      const { bytesRead } = await this.file.read(this.window, 0, WINDOW_BYTES, this.pos);
+      this.start = this.pos;
+      this.end = this.pos + bytesRead;
+      if (this.pos + n <= this.end) return;
+      // The writer's last bytes may have landed between the read and its end: read once more after it finished.
+      const writerWasDone = this.settled === "ok" || !this.writing;
+      if (!(await this.grow()) && writerWasDone) {
+        throw new NotIndexable(`the archive ends at byte ${(await this.file.stat()).size}, inside a block that needs ${n} bytes at ${this.pos}`);
+      }
+    }
+  }
+
+  /** True while bytes follow pos (waiting for a file still being written to grow or be finished). */
+  async more(): Promise<boolean> {
+    for (;;) {
+      if (this.pos < (await this.file.stat()).size) return true;
+      const writerWasDone = this.settled === "ok" || !this.writing;
+      if (!(await this.grow()) && writerWasDone) return false;
+    }
   }
 
   /** True when `n` bytes from pos are in the window already (no await needed). */
@@ -154,7 +191,7 @@ async function skipChunks(reader: ArchiveReader): Promise<void> {
 /** Every data block after the TOC: dump id -> position of its block-type byte. */
 async function findDataBlocks(reader: ArchiveReader): Promise<Map<number, number>> {
   const blocks = new Map<number, number>();
-  while (reader.pos < reader.size) {
+  while (await reader.more()) {
     const at = reader.pos;
     const type = await reader.byte();
     const dumpId = await reader.int();
@@ -172,15 +209,41 @@ async function findDataBlocks(reader: ArchiveReader): Promise<Map<number, number
   return blocks;
 }
 
+/** Open the archive for reading and writing; one its writer has not created yet is waited for while `writing` is pending. */
+async function openArchive(path: string, writing: Promise<unknown> | undefined): Promise<FileHandle> {
+  let done = false;
+  writing?.then(() => (done = true), () => (done = true));
+  for (;;) {
+    try {
+      return await open(path, "r+");
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "ENOENT" || !writing || done) throw error;
+      await Promise.race([writing.catch(() => undefined), sleep(GROW_WAIT_MS)]);
+    }
+  }
+}
+
 /**
  * Write the data positions of a custom-format archive written to a pipe into its table of
  * contents, in place. Returns how many entries got one, or why nothing was written (an archive
  * that has them already, an unknown version, blocks and entries that do not match one to one).
+ *
+ * `writing`: the archive is still being written (a restore's download): it is read right
+ * behind its writer, so the scan overlaps the download, and the positions are written only
+ * once `writing` resolved (the download complete and checked). When `writing` rejects, the
+ * index is abandoned and that rejection is rethrown (the download's failure is the story).
  */
-export async function indexArchiveOffsets(path: string): Promise<ArchiveIndex> {
-  const file = await open(path, "r+");
+export async function indexArchiveOffsets(path: string, options: { writing?: Promise<unknown> } = {}): Promise<ArchiveIndex> {
+  const { writing } = options;
+  let file: FileHandle;
   try {
-    const reader = new ArchiveReader(file, (await file.stat()).size);
+    file = await openArchive(path, writing);
+  } catch (error) {
+    if (writing) await writing;
+    throw error;
+  }
+  try {
+    const reader = new ArchiveReader(file, writing);
     let toc: Awaited<ReturnType<typeof readToc>>;
     let blocks: Map<number, number>;
     try {
@@ -189,7 +252,11 @@ export async function indexArchiveOffsets(path: string): Promise<ArchiveIndex> {
       blocks = await findDataBlocks(reader);
     } catch (error) {
       if (error instanceof NotIndexable) return { skipped: error.message };
+      if (error instanceof WriterFailed) await writing;
       throw error;
+    } finally {
+      // Whatever was found, nothing is written before the writer is done and its file checked.
+      await writing;
     }
     const wanted = toc.entries.filter((e) => e.state === OFFSET_NOT_SET);
     const missing = wanted.find((e) => !blocks.has(e.dumpId));

@@ -393,9 +393,9 @@ function failTogether(abort: AbortController): <T>(work: Promise<T>) => Promise<
  * SHA-256 -> [the stock zstd -d writing the file itself, when the manifest says zstd] -> temp
  * file (written from this process with a 4 MiB write buffer otherwise);
  * parallel pg_restore needs a seekable file; the folder is registered for removal from the
- * moment it exists) while the scratch database is created; once the file is complete and
- * both SHA-256s match the manifest, the data positions are written into its TOC
- * (indexArchiveOffsets), then `pg_restore --jobs N --no-owner --no-acl --exit-on-error`;
+ * moment it exists) while the scratch database is created and the file is scanned for its
+ * data positions right behind the writer; once the file is complete and checked against the
+ * manifest, the positions are written into its TOC (indexArchiveOffsets), then `pg_restore --jobs N --no-owner --no-acl --exit-on-error`;
  * then the database's fingerprint is recorded in its mark. Steps follow
  * each other in wall time (their durations add up): creating the database (download under
  * way), the rest of the download, pg_restore. A failure or a signal drops the
@@ -434,12 +434,16 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     const dumpFile = join(work, "restore.dump");
     const download = together(downloadPartToFile({ ...partOf(options, part), signal, decryptInChild: true }, dumpFile, { decode: (file, highWaterMark) => dumpFileSink(options.manifest, file, highWaterMark) }));
     pending.push(download);
+    // The archive is scanned for its data positions right behind the download's writer; they are written once the download is checked.
+    const index = indexArchiveOffsets(dumpFile, { writing: download });
+    index.catch(() => undefined);
+    pending.push(index);
     await recorder.run(RESTORE_STEPS.createDatabase, () => together(createScratchDatabase(options.into, exists, mark)), () => `created ${options.into.database} (download under way)`);
     created = true;
-    // Once both SHA-256s match: the data positions pg_dump could not write to a pipe go into the file's TOC.
+    // Once the download is checked: the data positions pg_dump could not write to a pipe go into the file's TOC.
     const downloaded = await recorder.run(
       RESTORE_STEPS.download,
-      async () => ({ ...(await download), index: await indexArchiveOffsets(dumpFile) }),
+      async () => ({ ...(await download), index: await index }),
       (r) => `${formatBytes(r.storedBytes)} downloaded, ${formatBytes(r.plainBytes)} dump, SHA-256 verified; ${describeIndex(r.index)}`,
     );
     const localDiskBytes = (await stat(dumpFile)).size;
