@@ -24,7 +24,7 @@ export function postgresImageForMajor(configured: string, major: number | undefi
  * Scratch servers as containers of the configured images (never pulled), labelled with
  * one run id and removed with the sandbox (and on SIGINT/SIGTERM).
  */
-export async function startContainersSandbox(config: DrConfig): Promise<Sandbox> {
+export async function startContainersSandbox(config: DrConfig): Promise<Sandbox & { runId: string }> {
   const engine = await checkDockerEngine();
   await checkReaper(engine.client);
   const run = createContainerRun(engine.client);
@@ -41,6 +41,7 @@ export async function startContainersSandbox(config: DrConfig): Promise<Sandbox>
   };
   return {
     kind: "containers",
+    runId: run.id,
     startScratchPostgres: async (options = {}) => {
       assertRunning();
       const image = postgresImageForMajor(config.images.postgres, options.major);
