@@ -12,7 +12,7 @@ import { type BackupManifest, makeBackupId, writeManifest } from "../../manifest
 import { MemoryStorage } from "../../storage/index.ts";
 import { pushWalFile } from "../wal/wal-push.ts";
 import { segmentFileName } from "../wal/wal-names.ts";
-import { restorePostgresPhysical, type RecoveryTarget } from "./physical-restore.ts";
+import { restorePostgresPhysical, startupSyncSettings, type RecoveryTarget } from "./physical-restore.ts";
 
 // The refusals of a physical restore happen before anything is downloaded: they are
 // checked here on an in-memory repository holding a manifest and WAL segments. One restore
@@ -156,5 +156,17 @@ describe("restore postgres --physical, to the end", () => {
     expect(flushFileSystem.mock.calls[0]![0]).toBe(into);
     expect(atFinalFlush).toEqual(["PG_VERSION", "dr-drill-wal", "postgresql.auto.conf", "recovery.signal"]);
     expect(flushWhile.mock.invocationCallOrder[0]!).toBeLessThan(flushFileSystem.mock.invocationCallOrder[0]!);
+    // Flushed already: the server's start-up flush asks the kernel once (a 15.8 backup, on Linux).
+    const settings = (await readFile(join(into, "postgresql.auto.conf"), "utf8")).split("\n");
+    expect(settings).toContain("recovery_init_sync_method = 'syncfs'");
+    expect(result.settings).toContain("recovery_init_sync_method = 'syncfs'");
+  });
+
+  it("asks for syncfs at start-up only where the server has it: PostgreSQL 14 or newer, on Linux", () => {
+    expect(startupSyncSettings("15.8", "linux")).toEqual(["recovery_init_sync_method = 'syncfs'"]);
+    expect(startupSyncSettings("14.0", "linux")).toEqual(["recovery_init_sync_method = 'syncfs'"]);
+    expect(startupSyncSettings("13.16", "linux")).toEqual([]);
+    expect(startupSyncSettings("16.4", "darwin")).toEqual([]);
+    expect(startupSyncSettings("unknown", "linux")).toEqual([]);
   });
 });
