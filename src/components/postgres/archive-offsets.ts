@@ -39,6 +39,32 @@ const GROW_WAIT_MS = 20;
 /** The writer of a file still being written failed: the index is abandoned (the writer's failure is the story). */
 class WriterFailed extends Error {}
 
+/** The writer of a file: none (the file is whole), still writing, done, or failed; and a bounded wait for it. */
+class Writer {
+  private state: "writing" | "done" | "failed";
+  private readonly writing: Promise<unknown> | undefined;
+
+  constructor(writing: Promise<unknown> | undefined) {
+    this.writing = writing;
+    this.state = writing ? "writing" : "done";
+    writing?.then(() => (this.state = "done"), () => (this.state = "failed"));
+  }
+
+  /** No writer, or it finished: the file's size is final. */
+  get done(): boolean {
+    return this.state === "done";
+  }
+
+  get failed(): boolean {
+    return this.state === "failed";
+  }
+
+  /** Until the writer finishes, or GROW_WAIT_MS (the file may have grown meanwhile). */
+  async pause(): Promise<void> {
+    await Promise.race([this.writing?.catch(() => undefined), sleep(GROW_WAIT_MS)]);
+  }
+}
+
 /**
  * Reads an open file through one window; ints and strings in pg_dump's encoding. A file still
  * being written (`writing` pending) is read right behind its writer: a read past its current
@@ -51,21 +77,19 @@ class ArchiveReader {
   pos = 0;
   intSize = 4;
   private readonly file: FileHandle;
-  private readonly writing: Promise<unknown> | undefined;
-  private settled: "ok" | "failed" | undefined;
+  private readonly writer: Writer;
 
-  constructor(file: FileHandle, writing: Promise<unknown> | undefined) {
+  constructor(file: FileHandle, writer: Writer) {
     this.file = file;
-    this.writing = writing;
-    writing?.then(() => (this.settled = "ok"), () => (this.settled = "failed"));
+    this.writer = writer;
   }
 
   /** Wait until the file may have grown: false once its writer is done (or there is none), so its size is final. */
   private async grow(): Promise<boolean> {
-    if (!this.writing || this.settled === "ok") return false;
-    if (this.settled === "failed") throw new WriterFailed();
-    await Promise.race([this.writing.catch(() => undefined), sleep(GROW_WAIT_MS)]);
-    if (this.settled === "failed") throw new WriterFailed();
+    if (this.writer.done) return false;
+    if (this.writer.failed) throw new WriterFailed();
+    await this.writer.pause();
+    if (this.writer.failed) throw new WriterFailed();
     return true;
   }
 
@@ -78,7 +102,7 @@ class ArchiveReader {
       this.end = this.pos + bytesRead;
       if (this.pos + n <= this.end) return;
       // The writer's last bytes may have landed between the read and its end: read once more after it finished.
-      const writerWasDone = this.settled === "ok" || !this.writing;
+      const writerWasDone = this.writer.done;
       if (!(await this.grow()) && writerWasDone) {
         throw new NotIndexable(`the archive ends at byte ${(await this.file.stat()).size}, inside a block that needs ${n} bytes at ${this.pos}`);
       }
@@ -89,7 +113,7 @@ class ArchiveReader {
   async more(): Promise<boolean> {
     for (;;) {
       if (this.pos < (await this.file.stat()).size) return true;
-      const writerWasDone = this.settled === "ok" || !this.writing;
+      const writerWasDone = this.writer.done;
       if (!(await this.grow()) && writerWasDone) return false;
     }
   }
@@ -210,15 +234,13 @@ async function findDataBlocks(reader: ArchiveReader): Promise<Map<number, number
 }
 
 /** Open the archive for reading and writing; one its writer has not created yet is waited for while `writing` is pending. */
-async function openArchive(path: string, writing: Promise<unknown> | undefined): Promise<FileHandle> {
-  let done = false;
-  writing?.then(() => (done = true), () => (done = true));
+async function openArchive(path: string, writer: Writer): Promise<FileHandle> {
   for (;;) {
     try {
       return await open(path, "r+");
     } catch (error) {
-      if ((error as { code?: unknown }).code !== "ENOENT" || !writing || done) throw error;
-      await Promise.race([writing.catch(() => undefined), sleep(GROW_WAIT_MS)]);
+      if ((error as { code?: unknown }).code !== "ENOENT" || writer.done || writer.failed) throw error;
+      await writer.pause();
     }
   }
 }
@@ -235,15 +257,16 @@ async function openArchive(path: string, writing: Promise<unknown> | undefined):
  */
 export async function indexArchiveOffsets(path: string, options: { writing?: Promise<unknown> } = {}): Promise<ArchiveIndex> {
   const { writing } = options;
+  const writer = new Writer(writing);
   let file: FileHandle;
   try {
-    file = await openArchive(path, writing);
+    file = await openArchive(path, writer);
   } catch (error) {
     if (writing) await writing;
     throw error;
   }
   try {
-    const reader = new ArchiveReader(file, writing);
+    const reader = new ArchiveReader(file, writer);
     let toc: Awaited<ReturnType<typeof readToc>>;
     let blocks: Map<number, number>;
     try {
