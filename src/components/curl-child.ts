@@ -92,7 +92,7 @@ export function startCurlGet(curl: string, request: SignedRequest, outFd: number
     const reason = stderr.split("\n").filter((line) => !line.startsWith(RESULT_TAG)).join("\n");
     // A plain Error: the caller tells what it means (a corrupt object, a lost connection).
     const error = commandError(describeCommand(curl, CURL_ARGS), result, reason);
-    throw Object.assign(new Error(error.message, { cause: error }), { bytes: outcome?.bytes ?? 0, status: outcome?.status ?? 0 });
+    throw Object.assign(new Error(error.message, { cause: error }), { bytes: outcome?.bytes ?? 0 });
   });
   return {
     exited,
