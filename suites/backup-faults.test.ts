@@ -25,7 +25,7 @@ import { listCompleteBackups } from "../src/manifest/index.ts";
 import { S3Storage } from "../src/storage/index.ts";
 import { startNativeRedis } from "../src/targets/index.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
-import { drErrorOf } from "./helpers/dr-error-of.ts";
+import { drErrorOf } from "../src/errors/dr-error-of.ts";
 
 let fx: NativeFixture;
 

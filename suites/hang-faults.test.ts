@@ -19,7 +19,7 @@ import { findFreePort } from "../src/lifecycle/index.ts";
 import { startNativeS3 } from "../src/targets/index.ts";
 import type { RedisEndpoint, S3Endpoint } from "../src/targets/index.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
-import { drErrorOf } from "./helpers/dr-error-of.ts";
+import { drErrorOf } from "../src/errors/dr-error-of.ts";
 import type { DrError } from "../src/errors/index.ts";
 
 const MIB = 1024 * 1024;

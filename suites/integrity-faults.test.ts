@@ -30,7 +30,7 @@ import {
 } from "../src/manifest/index.ts";
 import { sha256Hex } from "../src/streams/hash-stream.ts";
 import { listKeys, startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
-import { drErrorOf } from "./helpers/dr-error-of.ts";
+import { drErrorOf } from "../src/errors/dr-error-of.ts";
 
 let fx: NativeFixture;
 

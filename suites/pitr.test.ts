@@ -22,7 +22,6 @@ import { verifyWalArchive } from "../src/components/wal/wal-verify.ts";
 import { listWalArchive } from "../src/components/wal/wal-archive.ts";
 import { SPOOL_MARKER, startWalStream } from "../src/components/wal/wal-stream.ts";
 import { buildConfig } from "../src/config/index.ts";
-import { DrError } from "../src/errors/index.ts";
 import { postgresOsUser, runCommand, startCommand } from "../src/exec/index.ts";
 import { makeTempDir, removeTempDir, waitUntil } from "../src/lifecycle/index.ts";
 import { type BackupManifest, writeManifest } from "../src/manifest/index.ts";
@@ -32,6 +31,7 @@ import type { StartedS3 } from "../src/targets/native/native-s3.ts";
 import type { PostgresEndpoint } from "../src/targets/target.ts";
 import { startPitrPostgres, type PitrPostgres } from "./helpers/pitr-postgres.ts";
 import { letPostgresTraverse } from "./helpers/let-postgres-traverse.ts";
+import { drErrorOf } from "../src/errors/dr-error-of.ts";
 
 // Point-in-time recovery on real servers: WAL archived by archive_command (wal push) and by
 // the streamer (pg_receivewal), physical base backups, restores to a moment through
@@ -78,13 +78,6 @@ async function query<T extends pg.QueryResultRow>(endpoint: PostgresEndpoint, sq
   } finally {
     await client.end();
   }
-}
-
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
-async function failure(promise: Promise<unknown>): Promise<DrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(error instanceof DrError)) throw new Error(`expected a DrError, got ${String(error)}`);
-  return error;
 }
 
 /** Switch to a new segment and wait until the one just finished is in `store`. */
@@ -269,16 +262,16 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
   it("refuses a target outside the archive, naming the range", async () => {
     const into = join(await scratchDir("pitr-refuse"), "data");
     const before = new Date(new Date(base.physical!.consistentAt).getTime() - 3_600_000);
-    const error = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: before } }));
+    const error = await drErrorOf(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: before } }));
     expect(error.code).toBe("RESTORE_REFUSED");
     expect(error.message).toMatch(/outside the archive: the archive covers \S+ \.\. \S+ \(LSN [0-9A-F]+\/[0-9A-F]+ \.\. [0-9A-F]+\/[0-9A-F]+\)/);
-    const future = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(Date.now() + 86_400_000) } }));
+    const future = await drErrorOf(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(Date.now() + 86_400_000) } }));
     expect(future.code).toBe("RESTORE_REFUSED");
   });
 
   it("the wrong age key fails with a clear decryption error", async () => {
     const into = join(await scratchDir("pitr-wrongkey"), "data");
-    const error = await failure(restorePostgresPhysical({ storage, identities: [await generateIdentity()], into, target: { kind: "latest" } }));
+    const error = await drErrorOf(restorePostgresPhysical({ storage, identities: [await generateIdentity()], into, target: { kind: "latest" } }));
     expect(error.code).toBe("DECRYPTION_FAILED");
     expect(error.message).toMatch(/unable to decrypt backup '.*'/);
     expect(error.hint).toContain("DR_AGE_IDENTITY_FILE");
@@ -294,7 +287,7 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     expect(report.gaps.map((g) => g.range)).toEqual([dataSegment]);
 
     const into = join(await scratchDir("pitr-gap"), "data");
-    const error = await failure(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(target.getTime() - 1000) } }));
+    const error = await drErrorOf(restorePostgresPhysical({ storage, identities: [identity], into, target: { kind: "time", time: new Date(target.getTime() - 1000) } }));
     expect(error.code).toBe("WAL_MISSING");
     expect(error.message).toContain(`WAL ${dataSegment} is missing from the archive`);
 
@@ -311,7 +304,7 @@ describe("physical base backup without WAL archiving", () => {
     cleanups.push(() => source.stop());
     const store = new S3Storage({ ...s3.endpoint, prefix: "no-archive/" });
     cleanups.push(async () => store.client.destroy());
-    const error = await failure(backupPostgresPhysical(backupContext(source.endpoint, store), { walWaitMs: 3_000 }));
+    const error = await drErrorOf(backupPostgresPhysical(backupContext(source.endpoint, store), { walWaitMs: 3_000 }));
     expect(error.code).toBe("BACKUP_FAILED");
     expect(error.message).toMatch(/the WAL this base backup needs \(\S+\) did not reach \S+wal\/ within 3 s; missing [0-9A-F]{24}/);
     expect(error.hint).toContain("dr-drill wal stream");
@@ -432,13 +425,13 @@ describe("wal stream: a spool another cluster used", () => {
     const systemId = async (endpoint: PostgresEndpoint) => (await query<{ id: string }>(endpoint, "SELECT system_identifier::text AS id FROM pg_control_system()"))[0]!.id;
     const before = (await readdir(spool)).sort();
     expect(JSON.parse(await readFile(join(spool, SPOOL_MARKER), "utf8")).systemIdentifier).toBe(await systemId(a.endpoint));
-    const other = await failure(startWalStream({ ...options, postgres: b.endpoint }));
+    const other = await drErrorOf(startWalStream({ ...options, postgres: b.endpoint }));
     expect(other.code).toBe("CONFIG_INVALID");
     expect(other.message).toBe(`unable to start WAL stream 'dr_drill': spool '${spool}' belongs to another cluster (system identifier ${await systemId(a.endpoint)}; this server's is ${await systemId(b.endpoint)})`);
     expect(other.hint).toContain("its own --spool folder");
     // A spool from before the marker existed: its newest WAL lies past the other server's position.
     await rm(join(spool, SPOOL_MARKER));
-    const past = await failure(startWalStream({ ...options, postgres: b.endpoint }));
+    const past = await drErrorOf(startWalStream({ ...options, postgres: b.endpoint }));
     expect(past.message).toMatch(/spool '.+' holds WAL up to 0{7}1[0-9A-F]{16}(\.partial)?, past this server's current position \(segment 1\): it is another cluster's/);
     expect((await readdir(spool)).sort()).toEqual(before.filter((name) => name !== SPOOL_MARKER));
     expect(await query(b.endpoint, "SELECT slot_name FROM pg_replication_slots")).toEqual([]);

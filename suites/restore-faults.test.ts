@@ -28,7 +28,7 @@ import { createStorage, S3Storage, type SignedRequest } from "../src/storage/ind
 import type { PostgresEndpoint } from "../src/targets/index.ts";
 import { startNativeS3 } from "../src/targets/index.ts";
 import { startNativeFixture, type NativeFixture } from "./helpers/native-fixture.ts";
-import { drErrorOf } from "./helpers/dr-error-of.ts";
+import { drErrorOf } from "../src/errors/dr-error-of.ts";
 
 let fx: NativeFixture;
 let work: string;

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DrError } from "../errors/index.ts";
 import type { StoredPart } from "../manifest/index.ts";
 import { MemoryStorage } from "../storage/memory/memory-storage.ts";
 import type { SignedRequest } from "../storage/storage.ts";
@@ -16,6 +15,7 @@ import { findAge } from "./age-child.ts";
 import { curlConfig, findCurl, startCurlGet } from "./curl-child.ts";
 import { type DownloadOptions, downloadPartToFile } from "./download-part.ts";
 import { uploadBuffer } from "./upload-part.ts";
+import { drErrorOf } from "../errors/dr-error-of.ts";
 
 const SIGNATURE = "AWS4-HMAC-SHA256 Credential=test/signature-that-must-stay-out-of-argv";
 
@@ -87,12 +87,6 @@ afterAll(async () => {
 
 const options = (extra: Partial<DownloadOptions> = {}): DownloadOptions => ({ storage, part, backupId: "b1", identities: [identity], encrypted: true, decryptInChild: true, ...extra });
 
-async function failure(promise: Promise<unknown>): Promise<DrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(DrError);
-  return error as DrError;
-}
-
 describe("downloadPart through the stock curl (a signed GET the storage makes)", () => {
   it("curl streams the stored bytes into age, which writes the file: byte for byte, get() not called, progress up to the stored size", async (ctx) => {
     if (!tools) return ctx.skip(NO_TOOLS);
@@ -121,7 +115,7 @@ describe("downloadPart through the stock curl (a signed GET the storage makes)",
 
   it("an object that is not there: get()'s STORAGE_NOT_FOUND, not curl's exit code", async (ctx) => {
     if (!tools) return ctx.skip(NO_TOOLS);
-    const error = await failure(downloadPartToFile(options({ part: { ...part, key: "postgres/b1/missing.age" } }), join(dir, "missing")));
+    const error = await drErrorOf(downloadPartToFile(options({ part: { ...part, key: "postgres/b1/missing.age" } }), join(dir, "missing")));
     expect(error.code).toBe("STORAGE_NOT_FOUND");
     expect(existsSync(join(dir, "missing"))).toBe(false);
   });
@@ -133,10 +127,10 @@ describe("downloadPart through the stock curl (a signed GET the storage makes)",
     flipped.writeUInt8(flipped.readUInt8(at) ^ 0x01, at);
     await storage.put(part.key, flipped);
     try {
-      const error = await failure(downloadPartToFile(options(), join(dir, "flipped")));
+      const error = await drErrorOf(downloadPartToFile(options(), join(dir, "flipped")));
       expect(error.message).toMatch(new RegExp(`^unable to verify backup 'b1': SHA-256 mismatch on '${part.key}'`));
       await storage.put(part.key, stored.subarray(0, stored.length - 100_000));
-      const cut = await failure(downloadPartToFile(options(), join(dir, "cut")));
+      const cut = await drErrorOf(downloadPartToFile(options(), join(dir, "cut")));
       expect(cut.message).toBe(`unable to verify backup 'b1': size mismatch on '${part.key}': expected ${part.size}, got ${part.size - 100_000}`);
     } finally {
       await storage.put(part.key, stored);
@@ -146,7 +140,7 @@ describe("downloadPart through the stock curl (a signed GET the storage makes)",
 
   it("a wrong key: age's DECRYPTION_FAILED, no file left", async (ctx) => {
     if (!tools) return ctx.skip(NO_TOOLS);
-    const error = await failure(downloadPartToFile(options({ identities: [await generateIdentity()] }), join(dir, "wrong-key")));
+    const error = await drErrorOf(downloadPartToFile(options({ identities: [await generateIdentity()] }), join(dir, "wrong-key")));
     expect(error.code).toBe("DECRYPTION_FAILED");
     expect(existsSync(join(dir, "wrong-key"))).toBe(false);
   });

@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DrError } from "../errors/index.ts";
 import type { StoredPart } from "../manifest/index.ts";
 import { MemoryStorage } from "../storage/memory/memory-storage.ts";
 import { findAge, startAgeDecrypt } from "./age-child.ts";
 import { type DownloadOptions, downloadPartToFile } from "./download-part.ts";
 import { uploadBuffer } from "./upload-part.ts";
+import { drErrorOf } from "../errors/dr-error-of.ts";
 
 let dir: string;
 let identity: string;
@@ -33,12 +33,6 @@ afterAll(async () => {
 
 const options = (extra: Partial<DownloadOptions> = {}): DownloadOptions => ({ storage, part, backupId: "b1", identities: [identity], encrypted: true, ...extra });
 
-async function failure(promise: Promise<unknown>): Promise<DrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(DrError);
-  return error as DrError;
-}
-
 describe("downloadPart with the stock age decrypting (decryptInChild)", () => {
   it("age writes the restored file itself: the plaintext byte for byte, the stored bytes counted", async (ctx) => {
     if (!age) return ctx.skip(NO_AGE);
@@ -52,7 +46,7 @@ describe("downloadPart with the stock age decrypting (decryptInChild)", () => {
     if (!age) return ctx.skip(NO_AGE);
     const forged = { ...part, plainSha256: "0".repeat(64) };
     await downloadPartToFile(options({ part: forged, decryptInChild: true }), join(dir, "forged-child"));
-    const inProcess = await failure(downloadPartToFile(options({ part: forged }), join(dir, "forged-here")));
+    const inProcess = await drErrorOf(downloadPartToFile(options({ part: forged }), join(dir, "forged-here")));
     expect(inProcess.message).toBe(`unable to verify backup 'b1': plain SHA-256 mismatch on '${part.key}': expected ${"0".repeat(64)}, got ${part.plainSha256}`);
     expect(existsSync(join(dir, "forged-here"))).toBe(false);
   });
@@ -60,7 +54,7 @@ describe("downloadPart with the stock age decrypting (decryptInChild)", () => {
   it("a wrong key: DECRYPTION_FAILED with age's reason and the hint, no file left", async (ctx) => {
     if (!age) return ctx.skip(NO_AGE);
     const file = join(dir, "wrong-key");
-    const error = await failure(downloadPartToFile(options({ identities: [await generateIdentity()], decryptInChild: true }), file));
+    const error = await drErrorOf(downloadPartToFile(options({ identities: [await generateIdentity()], decryptInChild: true }), file));
     expect(error.code).toBe("DECRYPTION_FAILED");
     expect(error.message).toBe("unable to decrypt backup 'b1': no identity matched any of the recipients (age -d)");
     expect(error.hint).toContain("DR_AGE_IDENTITY_FILE");
@@ -75,11 +69,11 @@ describe("downloadPart with the stock age decrypting (decryptInChild)", () => {
     flipped.writeUInt8(flipped.readUInt8(at) ^ 0x01, at);
     const damaged = new MemoryStorage();
     await damaged.put(part.key, flipped);
-    const error = await failure(downloadPartToFile(options({ storage: damaged, decryptInChild: true }), join(dir, "flipped")));
+    const error = await drErrorOf(downloadPartToFile(options({ storage: damaged, decryptInChild: true }), join(dir, "flipped")));
     expect(error.code).toBe("INTEGRITY_FAILED");
     expect(error.message).toMatch(new RegExp(`^unable to verify backup 'b1': SHA-256 mismatch on '${part.key}'`));
     await damaged.put(part.key, stored.subarray(0, stored.length - 100_000));
-    const cut = await failure(downloadPartToFile(options({ storage: damaged, decryptInChild: true }), join(dir, "cut")));
+    const cut = await drErrorOf(downloadPartToFile(options({ storage: damaged, decryptInChild: true }), join(dir, "cut")));
     expect(cut.message).toBe(`unable to verify backup 'b1': size mismatch on '${part.key}': expected ${part.size}, got ${part.size - 100_000}`);
     expect(existsSync(join(dir, "flipped")) || existsSync(join(dir, "cut"))).toBe(false);
   });

@@ -1,6 +1,6 @@
-import { type DrError, isDrError } from "../../src/errors/index.ts";
+import { type DrError, isDrError } from "./index.ts";
 
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
+/** For tests: the DrError a promise rejects with (fails the test when it resolves or throws something else). */
 export async function drErrorOf(promise: Promise<unknown>): Promise<DrError> {
   try {
     await promise;

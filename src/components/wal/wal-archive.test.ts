@@ -12,6 +12,7 @@ import { fetchWalFile } from "./wal-fetch.ts";
 import { pushWalFile } from "./wal-push.ts";
 import { verifyWalArchive } from "./wal-verify.ts";
 import { segmentFileName } from "./wal-names.ts";
+import { drErrorOf } from "../../errors/dr-error-of.ts";
 
 let dir: string;
 let identity: string;
@@ -82,10 +83,10 @@ describe("wal push / fetch", () => {
     await fetchWalFile({ storage, identities: [identity], name, destination });
     expect(await readFile(destination, "utf8")).toBe("segment four");
 
-    const missing = await failure(fetchWalFile({ storage, identities: [identity], name: "000000010000000000000005", destination }));
+    const missing = await drErrorOf(fetchWalFile({ storage, identities: [identity], name: "000000010000000000000005", destination }));
     expect([missing.code, missing.exitCode]).toEqual(["WAL_MISSING", 1]);
 
-    const wrongKey = await failure(fetchWalFile({ storage, identities: [await generateIdentity()], name, destination: join(dir, "other") }));
+    const wrongKey = await drErrorOf(fetchWalFile({ storage, identities: [await generateIdentity()], name, destination: join(dir, "other") }));
     expect([wrongKey.code, wrongKey.exitCode]).toEqual(["DECRYPTION_FAILED", 126]);
 
     // Replace the object with another file's encryption but keep the original metadata: the plain hash catches it.
@@ -93,7 +94,7 @@ describe("wal push / fetch", () => {
     await pushWalFile({ storage, recipients: [recipient], path: await walFile(other, "segment six") });
     const info = (await storage.stat(`wal/${name}.age`))!;
     await storage.put(`wal/${name}.age`, await readAll(await storage.get(`wal/${other}.age`)), { metadata: { "dr-drill-plain-sha256": info.metadata["dr-drill-plain-sha256"]! } });
-    const corrupt = await failure(fetchWalFile({ storage, identities: [identity], name, destination: join(dir, "corrupt") }));
+    const corrupt = await drErrorOf(fetchWalFile({ storage, identities: [identity], name, destination: join(dir, "corrupt") }));
     expect([corrupt.code, corrupt.exitCode]).toEqual(["INTEGRITY_FAILED", 126]);
     // Nothing half-written is left beside the destination.
     expect((await readdir(dir)).filter((f) => f.endsWith(".dr-drill-tmp"))).toEqual([]);
@@ -148,13 +149,6 @@ describe("wal verify", () => {
     expect(walChain(2, 4n, histories)).toEqual([{ timeline: 2, first: 4n, last: 4n }, { timeline: 3, first: 5n, last: undefined }]);
   });
 });
-
-/** The DrError a promise rejects with (fails the test when it resolves). */
-async function failure(promise: Promise<unknown>): Promise<DrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(error instanceof DrError)) throw new Error(`expected a DrError, got ${String(error)}`);
-  return error;
-}
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];

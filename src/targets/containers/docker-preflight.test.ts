@@ -1,7 +1,7 @@
 import type { ContainerRuntimeClient } from "testcontainers";
 import { describe, expect, it } from "vitest";
-import { DrError } from "../../errors/index.ts";
 import { checkDockerEngine, checkImagesPresent, checkReaper } from "./docker-preflight.ts";
+import { drErrorOf } from "../../errors/dr-error-of.ts";
 
 /** A stand-in runtime client whose image store holds `present` (name -> id). */
 function fakeClient(present: Record<string, string>): ContainerRuntimeClient {
@@ -14,16 +14,9 @@ function fakeClient(present: Record<string, string>): ContainerRuntimeClient {
   } as unknown as ContainerRuntimeClient;
 }
 
-/** The DrError a promise rejects with (fails the test when it resolves or throws something else). */
-async function rejectionOf(promise: Promise<unknown>): Promise<DrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(DrError);
-  return error as DrError;
-}
-
 describe("checkDockerEngine", () => {
   it("says no engine answered, why, where it looked, and how to start one", async () => {
-    const error = await rejectionOf(checkDockerEngine(async () => {
+    const error = await drErrorOf(checkDockerEngine(async () => {
       throw new Error("Could not find a working container runtime strategy");
     }, { env: { DOCKER_HOST: "unix:///nowhere.sock" } }));
     expect(error.code).toBe("TARGET_START_FAILED");
@@ -34,7 +27,7 @@ describe("checkDockerEngine", () => {
 
   it("gives up on an engine that never answers", async () => {
     const started = performance.now();
-    const error = await rejectionOf(checkDockerEngine(() => new Promise(() => undefined), { timeoutMs: 50, env: {} }));
+    const error = await drErrorOf(checkDockerEngine(() => new Promise(() => undefined), { timeoutMs: 50, env: {} }));
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(error.message).toContain("no Docker engine answered (no answer within 50 ms; DOCKER_HOST unset, ");
   });
@@ -60,14 +53,14 @@ describe("checkImagesPresent", () => {
 
   it("names the missing image, the setting that chose it, and how to get it", async () => {
     const client = fakeClient({ [images.postgres]: "sha256:aa", [images.redis]: "sha256:bb" });
-    const error = await rejectionOf(checkImagesPresent(client, images));
+    const error = await drErrorOf(checkImagesPresent(client, images));
     expect(error.code).toBe("TARGET_START_FAILED");
     expect(error.message).toBe("unable to find image 'dr-drill/s3:offline' (DR_S3_IMAGE / images.s3): not on the Docker engine, and the containers target never pulls");
     expect(error.hint).toBe("run 'bash scripts/build-offline-images.sh', or 'docker pull dr-drill/s3:offline' on a machine with registry access");
   });
 
   it("names every missing image at once", async () => {
-    const error = await rejectionOf(checkImagesPresent(fakeClient({}), { ...images, postgres: "postgres:15-bookworm" }));
+    const error = await drErrorOf(checkImagesPresent(fakeClient({}), { ...images, postgres: "postgres:15-bookworm" }));
     expect(error.message).toBe(
       "unable to find images 'postgres:15-bookworm' (DR_POSTGRES_IMAGE / images.postgres), 'dr-drill/redis:7-offline' (DR_REDIS_IMAGE / images.redis), " +
       "'dr-drill/s3:offline' (DR_S3_IMAGE / images.s3): not on the Docker engine, and the containers target never pulls",
@@ -78,7 +71,7 @@ describe("checkImagesPresent", () => {
 
 describe("checkReaper", () => {
   it("says the Ryuk reaper did not start, and how to do without it", async () => {
-    const error = await rejectionOf(checkReaper(fakeClient({}), async () => {
+    const error = await drErrorOf(checkReaper(fakeClient({}), async () => {
       throw new Error("(HTTP code 500) server error - Get \"https://registry-1.docker.io/v2/\": no such host");
     }, {}));
     expect(error.code).toBe("TARGET_START_FAILED");
