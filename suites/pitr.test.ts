@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectPostgres } from "../src/clients/index.ts";
 import type { BackupContext } from "../src/components/index.ts";
 import { backupPostgresPhysical } from "../src/components/postgres/physical-backup.ts";
-import { restorePostgresPhysical } from "../src/components/postgres/physical-restore.ts";
+import { RESTORE_WAL_DIR, restorePostgresPhysical } from "../src/components/postgres/physical-restore.ts";
 import { uploadPart } from "../src/components/upload-part.ts";
 import { decryptStream } from "../src/crypto/age.ts";
 import { fetchWalFile } from "../src/components/wal/wal-fetch.ts";
 import { pushWalFile } from "../src/components/wal/wal-push.ts";
-import { segmentFileName } from "../src/components/wal/wal-names.ts";
+import { parseWalFileName, segmentFileName, startSegmentOf } from "../src/components/wal/wal-names.ts";
 import { checkBaseBackupWal, checkPhysicalBackup } from "../src/components/postgres/physical-verify.ts";
 import { startRestoredPostgres } from "../src/components/postgres/restored-postgres.ts";
 import { verifyWalArchive } from "../src/components/wal/wal-verify.ts";
@@ -78,6 +78,16 @@ async function query<T extends pg.QueryResultRow>(endpoint: PostgresEndpoint, sq
   } finally {
     await client.end();
   }
+}
+
+/** The WAL segments a base backup needs, start to stop. */
+function baseWalFiles(backup: BackupManifest): string[] {
+  const facts = backup.physical!;
+  const { timeline, segment: first } = startSegmentOf(facts);
+  const last = parseWalFileName(facts.stopWalFile, facts.walSegmentBytes)!.segment!;
+  const names: string[] = [];
+  for (let segment = first; segment <= last; segment += 1n) names.push(segmentFileName(timeline, segment, facts.walSegmentBytes));
+  return names;
 }
 
 /** Switch to a new segment and wait until the one just finished is in `store`. */
@@ -208,10 +218,7 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     const old: BackupManifest = { ...base, compression: "none", parts: [part], storedBytes: part.size };
     await writeManifest(legacy, old);
     const work = await scratchDir("pitr-legacy");
-    const start = BigInt(`0x${base.physical!.startWalFile.slice(16)}`);
-    const stop = BigInt(`0x${base.physical!.stopWalFile.slice(16)}`);
-    for (let segment = start; segment <= stop; segment += 1n) {
-      const name = segmentFileName(base.physical!.timeline, segment);
+    for (const name of baseWalFiles(base)) {
       await fetchWalFile({ storage, identities: [identity], name, destination: join(work, name) });
       await pushWalFile({ storage: legacy, recipients: [recipient], path: join(work, name) });
     }
@@ -275,6 +282,41 @@ describe("archive_command = wal push: physical backup, restore to a moment", () 
     expect(error.code).toBe("DECRYPTION_FAILED");
     expect(error.message).toMatch(/unable to decrypt backup '.*'/);
     expect(error.hint).toContain("DR_AGE_IDENTITY_FILE");
+  });
+
+  it("restore_command = wal fetch with S3 down: recovery stops instead of promoting without the archive's later WAL; with S3 back it replays to the end", async () => {
+    // The base backup unpacked with only its own WAL at hand (as a standby or an on-demand
+    // restore_command setup has it); every later file must come from the archive.
+    const work = await scratchDir("pitr-fetch-down");
+    const data = join(work, "data");
+    await restorePostgresPhysical({ storage, identities: [identity], into: data, target: { kind: "latest" } });
+    const local = join(data, RESTORE_WAL_DIR);
+    for (const name of await readdir(local)) if (name > base.physical!.stopWalFile) await rm(join(local, name));
+    expect((await readdir(local)).sort()).toEqual(baseWalFiles(base));
+    // The repository the command reaches is read from a file, so the outage can end without editing the server's settings.
+    const repository = join(work, "s3.json");
+    const fetch = join(work, "fetch.sh");
+    await writeFile(fetch, `#!/bin/sh\n[ -f '${local}'/"$1" ] && exec cp '${local}'/"$1" "$2"\nPITR_S3="$(cat '${repository}')" PITR_IDENTITY_FILE='${identityFile}' exec '${process.execPath}' '${ENTRY}' fetch "$1" "$2"\n`, { mode: 0o755 });
+    await writeFile(join(data, "postgresql.auto.conf"), `\nrestore_command = '${fetch} "%f" "%p"'\n`, { flag: "a" });
+    await writeFile(repository, JSON.stringify({ ...s3.endpoint, endpoint: "http://127.0.0.1:9" }));
+    if (osUser) await runCommand("chown", ["-R", `${osUser.uid}:${osUser.gid}`, work], { timeoutMs: 30_000 });
+
+    const stopped = await drErrorOf(startRestoredPostgres(data, { timeoutMs: 60_000 }));
+    expect(stopped.code).toBe("RESTORE_FAILED");
+    // PostgreSQL's words for an exit code above 125: a hard failure that ends the startup process.
+    expect(stopped.message).toMatch(/FATAL: {2}could not restore file "[0-9A-F]+(\.history)?" from archive: command not executable/);
+    expect(stopped.message).toContain("cannot reach S3 endpoint http://127.0.0.1:9");
+    // Not promoted: still a data directory in recovery, on its first timeline.
+    expect((await readdir(data)).includes("recovery.signal")).toBe(true);
+    expect((await readdir(join(data, "pg_wal"))).filter((name) => name.endsWith(".history"))).toEqual([]);
+
+    await writeFile(repository, JSON.stringify(s3.endpoint));
+    await using server = await startRestoredPostgres(data);
+    // The WAL after the base backup was replayed: the DELETE at T and the heartbeats after it.
+    const [precious] = await query<{ n: string }>(server.endpoint, "SELECT count(*) AS n FROM precious");
+    expect(Number(precious!.n)).toBe(0);
+    const [beats] = await query<{ newest: Date }>(server.endpoint, "SELECT max(at) AS newest FROM beats");
+    expect(beats!.newest.getTime()).toBeGreaterThan(target.getTime());
   });
 
   it("a segment deleted from the bucket: wal verify names the gap, a restore past it fails clearly", async () => {
