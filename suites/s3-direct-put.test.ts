@@ -7,6 +7,7 @@ import { createServer, request } from "node:http";
 import type { IncomingHttpHeaders, Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findCurl, startCurlGet } from "../src/components/curl-child.ts";
@@ -35,6 +36,8 @@ const seen: { method: string; url: string; headers: IncomingHttpHeaders; status:
 let failNext: { count: number; status: number; code: string } = { count: 0, status: 0, code: "" };
 /** Called with every request the proxy receives. */
 let onRequest: (url: string) => void = () => undefined;
+/** TCP connections the proxy accepted so far. */
+let connections = 0;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "dr-direct-put-"));
@@ -61,6 +64,7 @@ beforeAll(async () => {
     });
     incoming.pipe(forward);
   });
+  proxy.on("connection", () => (connections += 1));
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
   proxyPort = (proxy.address() as { port: number }).port;
   using storage = new S3Storage(createEndpoint());
@@ -112,6 +116,22 @@ function putsOf(storage: S3Storage, key: string): typeof seen {
 function open(options: S3StorageOptions = {}, overrides: Partial<S3Endpoint> = {}): S3Storage {
   return new S3Storage(createEndpoint(overrides), { maxAttempts: 3, ...options });
 }
+
+describe("S3Storage streamed multipart upload, on the wire", () => {
+  it("sends its parts without Expect: 100-continue over kept-alive connections: not one connection per part", async () => {
+    using storage = open({ queueSize: 2 });
+    const body = randomBytes(6 * 8 * 1024 * 1024 - 1000);
+    const before = connections;
+    // A pipe's 64 KiB chunks, of unknown total length: what a backup streams.
+    const chunks = Array.from({ length: Math.ceil(body.length / 65_536) }, (_, i) => body.subarray(i * 65_536, (i + 1) * 65_536));
+    await expect(storage.put("postgres/b2/base.tar.zst.age", Readable.from(chunks))).resolves.toEqual({ size: body.length });
+    const parts = putsOf(storage, "postgres/b2/base.tar.zst.age").filter((entry) => entry.url.includes("partNumber="));
+    expect(parts.map((entry) => [entry.status, entry.headers.expect])).toEqual(Array.from({ length: 6 }, () => [200, undefined]));
+    // CreateMultipartUpload, 6 parts two at a time, CompleteMultipartUpload: two connections carry them all.
+    expect(connections - before).toBeLessThanOrEqual(2);
+    expect((await readAll(storage, "postgres/b2/base.tar.zst.age")).equals(body)).toBe(true);
+  });
+});
 
 describe("S3Storage signedGet (the request the stock curl sends for a restore)", () => {
   it("is a GET signed for exactly its headers and this secret, which curl sends as it is and gets the object's bytes", async (ctx) => {
