@@ -7,6 +7,7 @@ import { measureReplicaLag, openRepository, replicateBackup, type Repository } f
 import { listBackupFolders, manifestKey, readManifest, type BackupManifest } from "../../manifest/index.ts";
 import { pruneAttempts, recordAttemptStart } from "../../status/index.ts";
 import { assertSourceReachable } from "../../targets/index.ts";
+import { relaxExternalMemoryGc } from "../gc-tuning.ts";
 import { say } from "../output.ts";
 import { backupMeter, runWithProgress } from "../progress.ts";
 import { openBackupSession } from "../backup-session.ts";
@@ -44,6 +45,7 @@ async function previousStoredBytes(storage: Repository["storage"], component: Ba
  */
 async function backupPhysical(ctx: BackupContext, workspace: StartedTarget | undefined, spoolDir: string): Promise<BackupManifest> {
   const { backupPostgresPhysical } = await import("../../components/postgres/physical-backup.ts");
+  relaxExternalMemoryGc();
   if (!workspace) return await backupPostgresPhysical(ctx);
   const { dropWalStreamSlot, startWalStream } = await import("../../components/wal/wal-stream.ts");
   const slot = "dr_drill_workspace";
