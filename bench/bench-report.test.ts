@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeGoalLines, renderWalSection } from "./bench-report.ts";
+import { makeGoalLines, medianWithPeakRss, renderWalSection } from "./bench-report.ts";
 import type { TaskSummary } from "./summarize-task.ts";
 
 function task(id: string, facts: Record<string, number>[]): TaskSummary {
@@ -35,5 +35,17 @@ describe("makeGoalLines", () => {
       "x: 1.00x (means: 1.00x) MISSED (goal >= 1x)",
       "x: 1.00x (means: 1.00x) MET (goal >= 0.85x)",
     ]);
+  });
+});
+
+describe("medianWithPeakRss", () => {
+  it("adds the median peak RSS of the CLI process to its median time, and only the time when none was measured", () => {
+    const tasks = new Map([
+      ["cli-backup-physical", task("cli-backup-physical", [{ peakRssBytes: 300 * 1024 * 1024 }, { peakRssBytes: 310 * 1024 * 1024 }, { peakRssBytes: 290 * 1024 * 1024 }])],
+      ["cli-backup", task("cli-backup", [{ storedBytes: 5 }])],
+    ]);
+    expect(medianWithPeakRss(tasks, "cli-backup-physical")).toBe("0.00 s (peak RSS 300 MiB)");
+    expect(medianWithPeakRss(tasks, "cli-backup")).toBe("0.00 s");
+    expect(medianWithPeakRss(tasks, "pgbackrest-backup")).toBe("not run");
   });
 });

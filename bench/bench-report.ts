@@ -118,18 +118,24 @@ function medianOf(tasks: Map<string, TaskSummary>, id: string): string {
   return t ? formatSeconds(t.medianMs) : "not run";
 }
 
+/** A CLI task's median time with the median of its process's peak RSS, when the bench measured it. */
+export function medianWithPeakRss(tasks: Map<string, TaskSummary>, id: string): string {
+  const rss = medianFact(tasks.get(id), "peakRssBytes");
+  return rss === undefined ? medianOf(tasks, id) : `${medianOf(tasks, id)} (peak RSS ${(rss / MIB).toFixed(0)} MiB)`;
+}
+
 /** The issue's side-by-side table: one row per job, one column per tool. */
 function makeSideBySideRows(report: BenchReport): Record<string, string>[] {
   const tasks = new Map(report.tasks.map((t) => [t.id, t]));
   return [
     {
       job: "back up",
-      "dr-drill CLI (as a user runs it)": medianOf(tasks, "cli-backup"),
+      "dr-drill CLI (as a user runs it)": medianWithPeakRss(tasks, "cli-backup"),
       "dr-drill in-process backupPostgres()": medianOf(tasks, "pipeline-age"),
       "plain tool, local file": `pg_dump -Fc -Z${report.settings.compressionLevel} -f FILE: ${medianOf(tasks, "pg-dump-file")}`,
       "reference dump-then-upload": medianOf(tasks, "sequential-plain"),
       "pgBackRest full (whole cluster)": medianOf(tasks, "pgbackrest-backup"),
-      "dr-drill --physical (whole cluster)": medianOf(tasks, "cli-backup-physical"),
+      "dr-drill --physical (whole cluster)": medianWithPeakRss(tasks, "cli-backup-physical"),
     },
     {
       job: "restore (the RTO)",
@@ -301,7 +307,8 @@ export function renderBenchMarkdown(report: BenchReport): string {
     "",
     `pg_restore --jobs=${report.restoreJobs} in every logical restore (dr-drill's default on ${m.cores} cores). ` +
       (report.physical ? `The physical tools work on a pg_basebackup copy of the bench cluster (all its databases, ${(report.physical.clusterBytes / 1e9).toFixed(2)} GB) with archive_mode on; pgBackRest settings: ${report.physical.pgbackrestSettings}. ` : "") +
-      "dump-then-upload is the reference's script: pg_dump to a file, then the file uploaded with the AWS SDK (no encryption).",
+      "dump-then-upload is the reference's script: pg_dump to a file, then the file uploaded with the AWS SDK (no encryption). " +
+      "Peak RSS beside a CLI backup: the dr-drill process's own (process.resourceUsage().maxRSS, printed at its exit by bench/peak-rss-preload.ts; zstd and pg_dump not included), median over the rounds.",
     "",
     renderTable(makeSideBySideRows(report)),
     ...(report.notVerified.length ? ["**Not verified:**", "", ...report.notVerified.map((n) => `- ${n.what}: ${n.reason}`), ""] : []),

@@ -3,11 +3,14 @@ import type { Readable } from "node:stream";
 import { commandError, describeCommand, startCommand } from "../src/exec/index.ts";
 import type { PostgresEndpoint } from "../src/clients/endpoints.ts";
 import type { S3Endpoint } from "../src/storage/s3-endpoint.ts";
+import { parsePeakRss } from "./peak-rss-line.ts";
 
 /** The repository root: dr-drill runs from there, as `node bin/dr-drill.js` does for a user. */
 export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** The command users run. */
 export const CLI_BIN = "bin/dr-drill.js";
+/** Prints the CLI's peak RSS at its exit (runCli with `peakRss`). */
+const PEAK_RSS_PRELOAD = fileURLToPath(new URL("./peak-rss-preload.ts", import.meta.url));
 
 /** One line a dr-drill process printed, with when it arrived (ms after the spawn). */
 export interface TimedLine {
@@ -20,6 +23,8 @@ export interface TimedLine {
 export interface CliRun {
   lines: TimedLine[];
   exitMs: number;
+  /** The process's own peak RSS, bytes, when it ran with `peakRss` (peak-rss-preload.ts). */
+  peakRssBytes?: number;
 }
 
 /** Where the CLI's repository is and which keys it uses: what a user puts in DR_* variables. */
@@ -78,8 +83,8 @@ function collectLines(stream: Readable | null, name: TimedLine["stream"], starte
 }
 
 /** `node bin/dr-drill.js ARGS` as a whole process from the repository root; a non-zero exit throws with its stderr. */
-export async function runCli(args: readonly string[], env: Record<string, string | undefined>, options: { timeoutMs: number; nodeArgs?: readonly string[] }): Promise<CliRun> {
-  const argv = [...(options.nodeArgs ?? []), CLI_BIN, ...args];
+export async function runCli(args: readonly string[], env: Record<string, string | undefined>, options: { timeoutMs: number; nodeArgs?: readonly string[]; peakRss?: boolean }): Promise<CliRun> {
+  const argv = [...(options.nodeArgs ?? []), ...(options.peakRss ? ["--import", PEAK_RSS_PRELOAD] : []), CLI_BIN, ...args];
   const started = performance.now();
   const child = startCommand(process.execPath, argv, { env, cwd: REPO_ROOT, timeoutMs: options.timeoutMs });
   const lines: TimedLine[] = [];
@@ -88,7 +93,7 @@ export async function runCli(args: readonly string[], env: Record<string, string
   const result = await child;
   const exitMs = performance.now() - started;
   if (result.failed) throw commandError(describeCommand(process.execPath, argv), result, String(result.stderr ?? ""));
-  return { lines, exitMs };
+  return { lines, exitMs, peakRssBytes: options.peakRss ? parsePeakRss(lines.filter((l) => l.stream === "stderr").map((l) => l.text)) : undefined };
 }
 
 /** The command line as the report shows it (`node bin/dr-drill.js ...`). */

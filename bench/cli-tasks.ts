@@ -95,13 +95,13 @@ export function makeCliBackupTask(ctx: CliBenchContext, breakdowns: CliBreakdown
     facts,
     setup: own.setup,
     run: async () => {
-      last = await runCli(args, env, { timeoutMs: CLI_TIMEOUT_MS });
+      last = await runCli(args, env, { timeoutMs: CLI_TIMEOUT_MS, peakRss: true });
     },
     afterEach: async () => {
       if (last) runs.push(sliceBackupRun(last));
       let stored = 0;
       for await (const object of own.storage().list("postgres/")) stored += object.size;
-      facts.push({ storedBytes: stored });
+      facts.push({ storedBytes: stored, ...(last?.peakRssBytes !== undefined ? { peakRssBytes: last.peakRssBytes } : {}) });
       await emptyBucket(own.storage());
     },
     teardown: own.teardown,

@@ -104,6 +104,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
   let streamer: ReturnType<typeof startCommand> | undefined;
   let folder: { parent: string; dataDir: string } | undefined;
   const spool = join(ctx.scratchDir, "wal-spool-physical");
+  const backupFacts: Record<string, number>[] = [];
   const backup: BenchTask = {
     id: "cli-backup-physical",
     name: "node bin/dr-drill.js backup postgres --physical",
@@ -111,7 +112,7 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
     command: `DR_TARGET=external … ${describeCli(["backup", "postgres", "--physical"])} (with '${describeCli(["wal", "stream", "--spool", "DIR"])}' running)`,
     notes: "base backup of the copy cluster (the whole cluster), pg_basebackup tar | zstd -1 (the stock zstd beside dr-drill) | sha256 | age | S3 as base.tar.zst.age, waits until its WAL is archived",
     inputBytes: databaseBytes,
-    facts: [],
+    facts: backupFacts,
     setup: async () => {
       storage = await openBenchBucket(ctx.target.s3, bucket, ctx.storageOptions);
       await emptyBucket(storage);
@@ -119,7 +120,8 @@ export function makeDrDrillPhysicalTasks(ctx: CliBenchContext, cluster: Physical
       streamer.catch(() => undefined);
     },
     run: async () => {
-      await runCli(["backup", "postgres", "--physical"], env, { timeoutMs: TIMEOUT_MS });
+      const { peakRssBytes } = await runCli(["backup", "postgres", "--physical"], env, { timeoutMs: TIMEOUT_MS, peakRss: true });
+      if (peakRssBytes !== undefined) backupFacts.push({ peakRssBytes });
     },
     teardown: async () => {
       streamer?.kill("SIGINT");
