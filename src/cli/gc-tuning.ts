@@ -20,10 +20,7 @@ export function hasExternalMemoryFlag(v8Version: string): boolean {
  * S3 endpoint and zstd); the price is a higher peak RSS, 301-307 MiB against 222-230 MiB,
  * which is why only that command asks for it and the pg_dump backups (held under 256 MiB)
  * do not. Set at run time (node:v8), so `node bin/dr-drill.js` needs no extra options.
- * Returns whether the flag was set.
  */
-export function relaxExternalMemoryGc(v8Version = process.versions.v8): boolean {
-  if (!hasExternalMemoryFlag(v8Version)) return false;
-  setFlagsFromString(EXTERNAL_IN_GLOBAL_LIMIT);
-  return true;
+export function relaxExternalMemoryGc(v8Version = process.versions.v8): void {
+  if (hasExternalMemoryFlag(v8Version)) setFlagsFromString(EXTERNAL_IN_GLOBAL_LIMIT);
 }
