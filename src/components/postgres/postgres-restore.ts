@@ -418,7 +418,11 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
 
   // Registered before the CREATE: a signal from here on drops what this run created (recognised by its mark).
   const mark: ScratchMark = { createdAt: new Date().toISOString() };
+  let creating: Promise<void> | undefined;
   const unregisterDrop = registerCleanup(async () => {
+    // A signal during the download can land while CREATE DATABASE and its mark are still on
+    // their way: the server finishes them whatever happens to us, so look only once they settled.
+    await creating?.catch(() => undefined);
     await dropUnfinished(options.into, mark);
   });
   let work: string | undefined;
@@ -438,7 +442,9 @@ export async function restorePostgres(options: RestorePostgresOptions): Promise<
     const index = indexArchiveOffsets(dumpFile, { writing: download });
     index.catch(() => undefined);
     pending.push(index);
-    await recorder.run(RESTORE_STEPS.createDatabase, () => together(createScratchDatabase(options.into, exists, mark)), () => `created ${options.into.database} (download under way)`);
+    const create = together(createScratchDatabase(options.into, exists, mark));
+    creating = create;
+    await recorder.run(RESTORE_STEPS.createDatabase, () => create, () => `created ${options.into.database} (download under way)`);
     created = true;
     // Once the download is checked: the data positions pg_dump could not write to a pipe go into the file's TOC.
     const downloaded = await recorder.run(
