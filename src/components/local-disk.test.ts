@@ -33,8 +33,18 @@ describe("local disk", () => {
       return 42;
     })());
     expect(value).toBe(42);
-    expect(during.some((line) => /\bsh -c while sync -f "\$1"; do sleep [0-9.]+; done dr-drill-flush /.test(line) && line.endsWith(dir))).toBe(true);
+    expect(during.some((line) => /\bsh -c while sync -f "\$1"; do sleep [0-9.]+ <\/dev\/null >\/dev\/null 2>&1; done dr-drill-flush /.test(line) && line.endsWith(dir))).toBe(true);
     expect(await processesWith(`dr-drill-flush ${dir}`)).toEqual([]);
+  });
+
+  it("flushWhile: stopping the loop does not wait for its pause to end", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "flush-while-"));
+    made.push(dir);
+    // The work ends while the loop sleeps (its first sync takes milliseconds): flushWhile must
+    // return then, not once the 0.5 s pause is over.
+    const started = performance.now();
+    await flushWhile(dir, sleep(150));
+    expect(performance.now() - started).toBeLessThan(450);
   });
 
   it("flushWhile: a failed work is rethrown as it is, and the loop is stopped", async () => {

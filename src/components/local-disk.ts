@@ -109,8 +109,12 @@ export async function flushFileSystem(dir: string, signal?: AbortSignal): Promis
  * starts while it streams hundreds of MB costs it dearly: after each fork its memory is
  * copy-on-write until touched again (a `sync -f` started from here every half second made a
  * 1.1 GB physical restore take 13-18 s instead of 8-10 s; the same loop in a shell beside it cost nothing).
+ * The pause holds none of the shell's descriptors: SIGTERM ends the shell at once, and the
+ * `sleep` left for the rest of its half second must not keep open the stderr pipe this
+ * process reads until it ends (stopping the loop then waited for the pause: up to 0.5 s
+ * added to every restore).
  */
-const FLUSH_LOOP = 'while sync -f "$1"; do sleep 0.5; done';
+const FLUSH_LOOP = 'while sync -f "$1"; do sleep 0.5 </dev/null >/dev/null 2>&1; done';
 
 /**
  * Run `work`, which writes many files under `dir`, while the file system holding `dir` is

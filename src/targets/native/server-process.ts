@@ -35,6 +35,8 @@ export interface StartServerOptions {
   /** Resolves once the server answers; polled until readyTimeoutMs. */
   probe: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /** Probe at this steady pace (ms) instead of 25 ms growing to 250 ms (a timed start). */
+  probeIntervalMs?: number;
 }
 
 /** Last lines of a log file, for error messages. */
@@ -108,6 +110,7 @@ export async function startServerProcess(options: StartServerOptions): Promise<S
   try {
     await waitUntil(async () => ((await options.probe()) ? true : undefined), {
       timeoutMs: options.readyTimeoutMs ?? 30_000,
+      ...(options.probeIntervalMs ? { intervalMs: options.probeIntervalMs, maxIntervalMs: options.probeIntervalMs } : {}),
       abortIf: () => exitInfo,
     });
   } catch (error) {
