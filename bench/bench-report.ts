@@ -308,6 +308,7 @@ export function renderBenchMarkdown(report: BenchReport): string {
     `pg_restore --jobs=${report.restoreJobs} in every logical restore (dr-drill's default on ${m.cores} cores). ` +
       (report.physical ? `The physical tools work on a pg_basebackup copy of the bench cluster (all its databases, ${(report.physical.clusterBytes / 1e9).toFixed(2)} GB) with archive_mode on; pgBackRest settings: ${report.physical.pgbackrestSettings}. ` : "") +
       "dump-then-upload is the reference's script: pg_dump to a file, then the file uploaded with the AWS SDK (no encryption). " +
+      "The S3 endpoint is fauxqs with patches/fauxqs@2.4.1.patch: a GET streams the object from its file, as S3 and Ceph RGW do (published, fauxqs read the whole object into memory before its first byte); pgBackRest's repository is a local folder. " +
       "Peak RSS beside a CLI backup: the dr-drill process's own (process.resourceUsage().maxRSS, printed at its exit by bench/peak-rss-preload.ts; zstd and pg_dump not included), median over the rounds.",
     "",
     renderTable(makeSideBySideRows(report)),

@@ -1,9 +1,9 @@
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import type { FauxqsServer } from "fauxqs";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -115,6 +115,21 @@ function createRandomStream(size: number): { stream: Readable; sha256: string } 
   return { stream: Readable.from(chunks), sha256: createHash("sha256").update(bytes).digest("hex") };
 }
 
+/** The objects' data files (fauxqs's `*.data` under dataDir) this process holds open. */
+async function openObjectFiles(): Promise<string[]> {
+  const targets = await Promise.all((await readdir("/proc/self/fd")).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")));
+  return targets.filter((target) => target.startsWith(dataDir) && /\.data( \(deleted\))?$/.test(target));
+}
+
+/** Poll until `done` (the server closes a file just after the client read its last byte). */
+async function waitFor(done: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await done())) {
+    if (performance.now() > deadline) throw new Error(`still not so after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** SHA-256 and length of everything a stream yields. */
 async function hashStream(stream: Readable): Promise<{ sha256: string; size: number }> {
   const hash = createHash("sha256");
@@ -216,6 +231,41 @@ describe("S3Storage on fauxqs", () => {
       expect(head.ETag).toMatch(/-4"$/);
       await expect(hashStream(await storage.get("big.bin"))).resolves.toEqual({ sha256: source.sha256, size: 25 * MIB + 17 });
       expect(await countPendingUploads(storage)).toBe(0);
+    } finally {
+      await removeAll(storage);
+    }
+  });
+
+  it("the native S3 streams a GET from the object's file, and an object replaced meanwhile arrives whole in its old version (patches/fauxqs)", async () => {
+    const storage = createIsolatedStorage();
+    try {
+      const size = 48 * MIB + 5;
+      const first = createRandomStream(size);
+      await storage.put("streamed.bin", first.stream);
+      // Unpatched, fauxqs read the whole object into one new Buffer (and closed its file) before
+      // its first byte, a second for a 346 MB base backup; streamed, the server (in this
+      // process) holds the object's file open while it sends, and closes it at the end.
+      const body = await storage.get("streamed.bin");
+      const reader = body[Symbol.asyncIterator]();
+      const head = await reader.next();
+      expect(head.done).toBe(false);
+      expect(await openObjectFiles()).toHaveLength(1);
+      // Replaced while the GET is open: the GET keeps the version it started with (as on S3).
+      const second = randomBytes(size);
+      await storage.put("streamed.bin", Readable.from([second.subarray(0, size >> 1), second.subarray(size >> 1)]));
+      const hash = createHash("sha256").update(head.value as Buffer);
+      let read = (head.value as Buffer).byteLength;
+      for (let next = await reader.next(); !next.done; next = await reader.next()) {
+        hash.update(next.value as Buffer);
+        read += (next.value as Buffer).byteLength;
+      }
+      expect({ sha256: hash.digest("hex"), size: read }).toEqual({ sha256: first.sha256, size });
+      await waitFor(async () => (await openObjectFiles()).length === 0);
+      await expect(hashStream(await storage.get("streamed.bin"))).resolves.toEqual({ sha256: createHash("sha256").update(second).digest("hex"), size });
+      // A range is streamed from the file as well.
+      const ranged = await storage.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${storage.endpoint.prefix}streamed.bin`, Range: `bytes=${size - 1000}-${size - 1}` }));
+      expect(ranged.ContentRange).toBe(`bytes ${size - 1000}-${size - 1}/${size}`);
+      expect(Buffer.from(await ranged.Body!.transformToByteArray()).equals(second.subarray(size - 1000))).toBe(true);
     } finally {
       await removeAll(storage);
     }
