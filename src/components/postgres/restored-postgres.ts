@@ -1,6 +1,5 @@
 import { chown, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type pg from "pg";
 import { connectPostgres } from "../../clients/index.ts";
 import { DrError, messageOf, unable } from "../../errors/index.ts";
 import { findBinary } from "../../exec/index.ts";
@@ -111,34 +110,23 @@ export async function startRestoredPostgres(dataDir: string, options: StartResto
       return "the server exited during recovery";
     }
   };
-  // Promoted once the postmaster's status leaves "standby"; then (or for a server whose status
-  // says nothing) one connection asks, and keeps asking while it still reads recovering (a hot
-  // standby's sessions outlive the promotion); a refused or broken one is replaced at the next probe.
-  let client: pg.Client | undefined;
-  const drop = async () => {
-    const open = client;
-    client = undefined;
-    await open?.end().catch(() => undefined);
-  };
   try {
+    // Promoted once the postmaster's status leaves "standby" (a file read); only then is the server asked where recovery ended.
     const reached = await waitUntil(async () => {
       if ((await postmasterStatus(dataDir)) === "standby") return undefined;
-      client ??= await connectPostgres(endpoint);
+      const client = await connectPostgres(endpoint);
       try {
         const { rows: [row] } = await client.query<{ recovering: boolean; lsn: string | null; at: Date | null; timeline: number }>(
           "SELECT pg_is_in_recovery() AS recovering, pg_last_wal_replay_lsn()::text AS lsn, pg_last_xact_replay_timestamp() AS at, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline",
         );
         if (!row || row.recovering) return undefined;
         return { lsn: row.lsn ?? "unknown", lastTransactionAt: row.at?.toISOString(), timeline: row.timeline, recoveryMs: performance.now() - started };
-      } catch (error) {
-        await drop();
-        throw error;
+      } finally {
+        await client.end();
       }
     }, { timeoutMs: options.timeoutMs ?? 30 * 60_000, intervalMs: PROBE_INTERVAL_MS, maxIntervalMs: PROBE_INTERVAL_MS, abortIf: alive });
-    await drop();
     return { endpoint, reached, pid: server.pid, stop: server.stop, [Symbol.asyncDispose]: server.stop };
   } catch (error) {
-    await drop();
     const log = await readLogTail(server.logFile, 8);
     await server.stop();
     throw new DrError("RESTORE_FAILED", unable("recover data directory", dataDir, `${messageOf(error)}${log ? `\n${log}` : ""}`), {
